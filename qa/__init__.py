@@ -1,0 +1,1 @@
+"""Samachar QA: question answering over Hindi news articles."""

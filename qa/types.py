@@ -1,0 +1,76 @@
+"""Frozen result and data types shared by every layer (a leaf module: imports nothing from qa)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article. `text` is NFC-normalised; chunk offsets point into it."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Whole sentences of one document; `text == document.text[start:end]`."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with the article it belongs to and its scores."""
+
+    chunk: Chunk
+    title: str
+    date: str | None
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A cited passage. `start/end` are offsets in the document text; `answer_start/answer_end` are
+    offsets of the answer span inside `text` (None when the passage only supports the answer)."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    text: str
+    start: int
+    end: int
+    score: float
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `qa.answer()` returns. `text` is the short answer or the abstention message."""
+
+    question: str
+    text: str
+    abstained: bool
+    confidence: float
+    sources: tuple[Source, ...] = ()
+    sentence: str | None = None
+    language: str = "hi"
+    quoted: bool = False
+    search_query: str | None = None
+    reader: str = "extractive"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
