@@ -66,6 +66,8 @@ class Answer:
     confidence: float
     sources: tuple[Source, ...] = ()
     sentence: str | None = None
+    # Every passage retrieved for the question, best first (the evaluation reads retrieval metrics off it).
+    retrieved: tuple[Source, ...] = ()
     language: str = "hi"
     quoted: bool = False
     search_query: str | None = None
