@@ -1,0 +1,211 @@
+"""The Assistant: retrieval + reader behind one object. `from_settings()` is the ONE place real models are
+built; everything below takes an encoder/reader object, so tests hand in small ones."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from embeddings.encoder import Encoder, load_encoder
+from embeddings.errors import EmbeddingModelError
+from qa.config import Settings
+from qa.corpus import corpus_fingerprint, load_corpus, load_document
+from qa.errors import (CorpusError, EmptyQuestionError, IndexCorruptError, IndexMismatchError,
+                       IndexMissingError, ModelError, QuestionError, QuestionTooLongError)
+from qa.followup import resolve_followup
+from qa.hf_readers import build_reader
+from qa.language import detect_language
+from qa.reader import Reader
+from qa.retriever import IndexParams, IngestReport, Retriever, writer_lock
+from qa.types import Answer, Document, Hit, Source
+
+
+def params_for(settings: Settings, encoder: Encoder) -> IndexParams:
+    return IndexParams(model=encoder.model_id, chunk_tokens=settings.chunk_tokens,
+                       chunk_overlap_sentences=settings.chunk_overlap_sentences)
+
+
+def make_encoder(settings: Settings) -> Encoder:
+    try:
+        return load_encoder(settings.model, settings.cache_dir)
+    except EmbeddingModelError as exc:
+        raise ModelError(str(exc)) from exc
+
+
+def open_or_build(index_dir: Path, documents: Sequence[Document], encoder: Encoder, params: IndexParams, *,
+                  progress: bool = False, repair: bool = True) -> Retriever:
+    """The index in `index_dir` for exactly these documents: loaded when its manifest matches, updated
+    incrementally when the documents changed, rebuilt when missing (or mismatched/corrupt and `repair`).
+    The old index stays live until the new one is complete."""
+    with writer_lock(index_dir):
+        previous: Retriever | None = None
+        try:
+            previous = Retriever.load(index_dir, encoder, params)
+        except IndexMissingError:
+            pass
+        except (IndexMismatchError, IndexCorruptError):
+            if not repair:
+                raise
+        if previous is not None and previous.manifest.get("corpus_fingerprint") == corpus_fingerprint(documents):
+            return previous
+        retriever = Retriever.build(documents, encoder, params, progress=progress, previous=previous)
+        retriever.save(index_dir)
+        return retriever
+
+
+class Assistant:
+    """Answers questions over one corpus. Safe to share across threads: searches only read, and an ingest
+    swaps in a complete new retriever under a lock."""
+
+    def __init__(self, retriever: Retriever, reader: Reader, settings: Settings, *,
+                 index_dir: Path | None = None) -> None:
+        self.retriever = retriever
+        self.reader = reader
+        self.settings = settings
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self._write_lock = threading.Lock()
+
+    # -------------------------------------------------------------- construction
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, progress: bool = True,
+                      encoder: Encoder | None = None, repair: bool = True) -> "Assistant":
+        """Load the corpus and its index (built or brought up to date first when needed)."""
+        settings = settings or Settings.from_env()
+        documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
+        return cls.for_documents(documents, index_dir=settings.index_dir, settings=settings, encoder=encoder,
+                                 progress=progress, repair=repair)
+
+    @classmethod
+    def for_documents(cls, documents: Sequence[Document], *, index_dir: Path, settings: Settings,
+                      encoder: Encoder | None = None, progress: bool = True, repair: bool = True) -> "Assistant":
+        encoder = encoder or make_encoder(settings)
+        retriever = open_or_build(index_dir, documents, encoder, params_for(settings, encoder),
+                                  progress=progress, repair=repair)
+        return cls(retriever, build_reader(settings.reader, encoder), settings, index_dir=index_dir)
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.retriever.encoder
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.retriever.manifest
+
+    # -------------------------------------------------------------- asking
+    def check_question(self, question: object) -> str:
+        """The question NFC-normalised and stripped; raises a QuestionError subclass when unusable."""
+        if not isinstance(question, str):
+            raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+        # Length first: a huge question is refused before any work is done on it.
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionTooLongError(len(question), self.settings.max_question_chars)
+        text = unicodedata.normalize("NFC", question).strip()
+        if not text:
+            raise EmptyQuestionError("The question is empty. Please type a question.")
+        return text
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(self.check_question(query), k or self.settings.top_k)
+
+    def ask(self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None) -> Answer:
+        """Answer `question`; `history` (earlier turns) resolves elliptical follow-ups."""
+        t0 = time.perf_counter()
+        text = self.check_question(question)
+        language = detect_language(text)
+        query = resolve_followup(text, history)
+        retriever = self.retriever  # one consistent snapshot even if an ingest swaps it meanwhile
+        hits = retriever.search(query, top_k or self.settings.top_k)
+        t1 = time.perf_counter()
+        answer = self.reader.read(query, hits, language=language)
+        t2 = time.perf_counter()
+        return replace(
+            answer,
+            question=text,
+            search_query=query if query != text else None,
+            retrieved=tuple(source_of(h) for h in hits),
+            timings_ms={"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
+        )
+
+    # -------------------------------------------------------------- ingest
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+        """Add or replace articles. Every file is validated before anything changes; the files are copied
+        into the corpus folder (so a later rebuild keeps them) and the index is updated atomically."""
+        documents = [load_document(Path(p), max_bytes=self.settings.max_article_bytes) for p in paths]
+        ids = [d.id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise CorpusError(paths[0], "two of the files would get the same article id; rename one")
+        with self._write_lock:
+            index_dir = self.index_dir or self.settings.index_dir
+            with writer_lock(index_dir):
+                new, report = self.retriever.with_documents(documents, progress=progress)
+                # Corpus first, index second: if anything fails the copies are undone, so the corpus and the
+                # live index never disagree about what was ingested.
+                undo = [_copy_into_corpus(Path(p), self.settings.corpus_dir) for p in paths]
+                try:
+                    new.save(index_dir)
+                except BaseException:
+                    for restore in reversed(undo):
+                        restore()
+                    raise
+                self.retriever = new
+        return report
+
+
+def source_of(hit: Hit, answer_span: tuple[int, int] | None = None) -> Source:
+    c = hit.chunk
+    return Source(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
+                  score=hit.score, answer_start=answer_span[0] if answer_span else None,
+                  answer_end=answer_span[1] if answer_span else None)
+
+
+def _copy_into_corpus(path: Path, corpus_dir: Path) -> Callable[[], None]:
+    """Copy `path` into the corpus folder atomically; returns a function that undoes the copy."""
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    target = corpus_dir / path.name
+    if target.exists() and target.resolve() == path.resolve():
+        return lambda: None
+    old = target.read_bytes() if target.exists() else None
+    _write_bytes_atomic(target, path.read_bytes())
+
+    def undo() -> None:
+        if old is None:
+            target.unlink(missing_ok=True)
+        else:
+            _write_bytes_atomic(target, old)
+
+    return undo
+
+
+def _write_bytes_atomic(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The process-wide assistant behind `qa.answer()`, built on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant.from_settings(progress=False)
+        return _default
+
+
+def answer(question: str, history: Sequence[Any] | None = None, **options: Any) -> Answer:
+    """Answer one question with the process-wide assistant (see `Assistant.ask`)."""
+    return default_assistant().ask(question, history, **options)
