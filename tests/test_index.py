@@ -1,0 +1,77 @@
+"""The FAISS vector index on random arrays: no text, no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.errors import VectorIndexError
+from embeddings.index import VectorIndex, choose_kind
+
+
+def _unit_rows(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_search_finds_each_row_itself_first(kind: str) -> None:
+    v = _unit_rows(500)
+    index = VectorIndex.build(v, kind)  # type: ignore[arg-type]
+    scores, ids = index.search(v[:20], 3)
+    assert ids[:, 0].tolist() == list(range(20))
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+    assert (scores[:, 0] >= scores[:, 1]).all()
+
+
+def test_inner_product_is_cosine_on_normalised_rows() -> None:
+    v = _unit_rows(50)
+    q = _unit_rows(1, seed=1)
+    scores, ids = VectorIndex.build(v).search(q, 50)
+    expected = v @ q[0]
+    np.testing.assert_allclose(scores[0], np.sort(expected)[::-1], rtol=1e-5, atol=1e-6)
+    assert ids[0, 0] == int(np.argmax(expected))
+
+
+def test_k_larger_than_index_and_empty_index() -> None:
+    v = _unit_rows(3)
+    scores, ids = VectorIndex.build(v).search(v[:1], 10)
+    assert ids.shape == (1, 3)
+    empty = VectorIndex.build(np.zeros((0, 32), dtype=np.float32))
+    assert len(empty) == 0
+    assert empty.search(v[:1], 5)[1].shape == (1, 0)
+
+
+def test_flat_below_threshold_hnsw_above() -> None:
+    assert choose_kind(1_000) == "flat"
+    assert choose_kind(10_000_000) == "hnsw"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_save_load_roundtrip(tmp_path: Path, kind: str) -> None:
+    v = _unit_rows(200)
+    index = VectorIndex.build(v, kind)  # type: ignore[arg-type]
+    index.save(tmp_path / "dense.faiss")
+    loaded = VectorIndex.load(tmp_path / "dense.faiss", dim=32, rows=200)
+    assert loaded.kind == kind
+    assert loaded.search(v[:5], 1)[1][:, 0].tolist() == [0, 1, 2, 3, 4]
+    assert [p.name for p in tmp_path.iterdir()] == ["dense.faiss"]  # no temp file left behind
+
+
+def test_load_rejects_missing_corrupt_and_mismatched(tmp_path: Path) -> None:
+    with pytest.raises(VectorIndexError, match="missing"):
+        VectorIndex.load(tmp_path / "nope.faiss", dim=32, rows=1)
+    (tmp_path / "bad.faiss").write_bytes(b"not a faiss index at all")
+    with pytest.raises(VectorIndexError, match="unreadable"):
+        VectorIndex.load(tmp_path / "bad.faiss", dim=32, rows=1)
+    VectorIndex.build(_unit_rows(10)).save(tmp_path / "ok.faiss")
+    with pytest.raises(VectorIndexError, match="expected 11 x 32"):
+        VectorIndex.load(tmp_path / "ok.faiss", dim=32, rows=11)
+
+
+def test_query_dimension_checked() -> None:
+    with pytest.raises(VectorIndexError, match="dimension"):
+        VectorIndex.build(_unit_rows(10)).search(_unit_rows(1, dim=16), 1)

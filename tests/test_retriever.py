@@ -1,0 +1,176 @@
+"""Hybrid retriever and its index folder: manifest, mismatch, corruption, atomic writes, incremental ingest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.encoder import HashingEncoder
+from qa.corpus import load_corpus, parse_article
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.retriever import CURRENT, IndexParams, Retriever, current_version
+
+REPO = Path(__file__).resolve().parent.parent
+HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
+HAWAII_EN = "Who co-chaired the meeting in Hawaii?"
+
+
+class CountingEncoder(HashingEncoder):
+    """Counts how many passages were embedded (to prove incremental ingest re-embeds only new chunks)."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.embedded = 0
+
+    def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return super().encode_passages(texts)
+
+
+def _params(encoder, chunk_tokens: int = 160) -> IndexParams:  # type: ignore[no-untyped-def]
+    return IndexParams(model=encoder.model_id, chunk_tokens=chunk_tokens, chunk_overlap_sentences=1)
+
+
+@pytest.fixture()
+def built(seed_corpus: Path, tmp_path: Path, hashing_encoder):  # type: ignore[no-untyped-def]
+    docs = load_corpus(seed_corpus)
+    retriever = Retriever.build(docs, hashing_encoder, _params(hashing_encoder))
+    retriever.save(tmp_path / "index")
+    return retriever, tmp_path / "index"
+
+
+def test_build_save_load_roundtrip_and_manifest(built, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    retriever, index_dir = built
+    loaded = Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    assert [c.text for c in loaded.chunks] == [c.text for c in retriever.chunks]
+    manifest = json.loads((current_version(index_dir) / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["model"] == "hashing:256" and manifest["dim"] == 256
+    assert manifest["chunk_tokens"] == 160 and manifest["chunk_overlap_sentences"] == 1
+    assert manifest["counts"] == {"documents": 2, "chunks": len(retriever.chunks)}
+    assert len(manifest["corpus_fingerprint"]) == 64
+    # Every chunk's text is the exact slice of its document (offsets survive the round trip).
+    for c in loaded.chunks:
+        assert loaded.documents[c.doc_id].text[c.start:c.end] == c.text
+
+
+def test_hindi_question_finds_the_hawaii_passage_with_hashing_encoder(built) -> None:  # type: ignore[no-untyped-def]
+    retriever, _ = built
+    hits = retriever.search(HAWAII_HI, 3)
+    assert "अशुतोष दीक्षित" in hits[0].chunk.text
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert hits[0].title and hits[0].date == "2025-11-06"
+
+
+def test_search_modes_and_edge_cases(built) -> None:  # type: ignore[no-untyped-def]
+    retriever, _ = built
+    assert "अशुतोष दीक्षित" in retriever.search(HAWAII_HI, 1, mode="lexical")[0].chunk.text
+    assert len(retriever.search(HAWAII_HI, 1000)) <= len(retriever.chunks)
+    assert retriever.search(HAWAII_HI, 0) == []
+
+
+def test_mismatched_index_raises_with_rebuild_hint(built) -> None:  # type: ignore[no-untyped-def]
+    _, index_dir = built
+    other_model = HashingEncoder(128)
+    with pytest.raises(IndexMismatchError, match="qa build"):
+        Retriever.load(index_dir, other_model, _params(other_model))
+    enc = HashingEncoder(256)
+    with pytest.raises(IndexMismatchError, match="chunk_tokens"):
+        Retriever.load(index_dir, enc, _params(enc, chunk_tokens=100))
+
+
+def test_missing_and_corrupt_index(tmp_path: Path, built, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IndexMissingError, match="qa build"):
+        Retriever.load(tmp_path / "empty", hashing_encoder, _params(hashing_encoder))
+    _, index_dir = built
+    version = current_version(index_dir)
+    vectors = np.load(version / "vectors.npy")
+    np.save(version / "vectors.npy", vectors[:, ::-1].copy())  # same shape, other bytes
+    with pytest.raises(IndexCorruptError, match="checksum"):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    (version / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="manifest"):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    (index_dir / CURRENT).write_text("v-does-not-exist")
+    with pytest.raises(IndexCorruptError):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+
+
+def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    docs = load_corpus(seed_corpus)
+    base = Retriever.build(docs, encoder, _params(encoder))
+    assert encoder.embedded == len(base.chunks)
+    encoder.embedded = 0
+    new_doc = parse_article("date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
+                            "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
+                            doc_id="naval-exercise", source="test")
+    updated, report = base.with_documents([new_doc])
+    new_chunks = [c for c in updated.chunks if c.doc_id == "naval-exercise"]
+    assert encoder.embedded == report.chunks_embedded == len(new_chunks) >= 1
+    assert report.added_documents == ("naval-exercise",) and report.chunks_added == len(new_chunks)
+    assert report.total_chunks == len(base.chunks) + len(new_chunks)
+    # Re-ingesting the same article changes nothing and embeds nothing.
+    encoder.embedded = 0
+    again, report = updated.with_documents([new_doc])
+    assert report.unchanged_documents == ("naval-exercise",) and encoder.embedded == 0
+    assert "समुद्र शक्ति" in again.search("समुद्र शक्ति अभ्यास कहाँ हुआ?", 1)[0].chunk.text
+
+
+_KILL_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from embeddings.encoder import HashingEncoder
+    from qa.corpus import load_corpus, parse_article
+    from qa.retriever import IndexParams, Retriever
+
+    corpus, index_dir = sys.argv[1], sys.argv[2]
+    enc = HashingEncoder(256)
+    params = IndexParams(model=enc.model_id, chunk_tokens=160, chunk_overlap_sentences=1)
+    docs = load_corpus(corpus) + [parse_article("एक नया लेख जो कभी सहेजा नहीं जाएगा।", doc_id="doomed", source="x")]
+    retriever = Retriever.build(docs, enc, params)
+    real_save = np.save
+
+    def crash_midway(path, arr, *a, **k):
+        with open(path, "wb") as f:
+            f.write(b"half a file")
+        os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-write, as in a power cut
+
+    np.save = crash_midway
+    retriever.save(index_dir)
+""")
+
+
+def test_killed_build_leaves_previous_index_usable(built, seed_corpus: Path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    before, index_dir = built
+    live = (index_dir / CURRENT).read_text()
+    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(seed_corpus), str(index_dir)],
+                          cwd=REPO, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert (index_dir / CURRENT).read_text() == live
+    assert len([p for p in index_dir.iterdir() if p.name.startswith("v-")]) == 2  # the orphan is there
+    after = Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    assert after.manifest["corpus_fingerprint"] == before.manifest["corpus_fingerprint"]
+    assert "doomed" not in after.documents
+    # The next successful write cleans the orphan up.
+    after.save(index_dir)
+    assert len([p for p in index_dir.iterdir() if p.name.startswith("v-")]) <= 2
+    assert os.path.isdir(current_version(index_dir))
+
+
+@pytest.mark.slow
+def test_real_model_puts_hawaii_passage_first(real_encoder, seed_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    docs = load_corpus(seed_corpus)
+    retriever = Retriever.build(docs, real_encoder, _params(real_encoder))
+    hits = retriever.search(HAWAII_HI, 5)
+    assert "अशुतोष दीक्षित" in hits[0].chunk.text
+    english = retriever.search(HAWAII_EN, 5)
+    assert any("अशुतोष दीक्षित" in h.chunk.text for h in english[:3])
