@@ -354,7 +354,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path, *,
+                  title: str | None = None) -> dict[str, Path]:
     """Write predictions.jsonl, figure.png and, last, report.json (its presence marks a complete run)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"report": out_dir / "report.json", "predictions": out_dir / "predictions.jsonl",
@@ -362,12 +363,12 @@ def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path
     paths["report"].unlink(missing_ok=True)  # a stale report must not vouch for new predictions
     lines = (json.dumps(p.to_dict(), ensure_ascii=False) for p in report.predictions)
     _write_atomic(paths["predictions"], ("\n".join(lines) + "\n").encode("utf-8"))
-    _write_atomic(paths["figure"], render_figure(report))
+    _write_atomic(paths["figure"], render_figure(report, title=title))
     _write_atomic(paths["report"], json.dumps(report_json, ensure_ascii=False, indent=2).encode("utf-8"))
     return paths
 
 
-def render_figure(report: EvalReport) -> bytes:
+def render_figure(report: EvalReport, *, title: str | None = None) -> bytes:
     """A PNG: answer quality by question type and by language, and the latency histogram."""
     import io
 
@@ -391,6 +392,8 @@ def render_figure(report: EvalReport) -> bytes:
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=10)
     latencies = [p.latency_ms for p in report.predictions]
     ax = axes[2]
     ax.hist(latencies, bins=min(30, max(5, len(latencies) // 5)), color="tab:gray")
@@ -410,15 +413,18 @@ def render_figure(report: EvalReport) -> bytes:
 def _fmt(key: str, value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:,.0f} ms" if key.endswith("_ms") else f"{value:.3f}"
+    if key.endswith("_ms"):
+        return f"{value:,.1f} ms" if abs(value) < 100 else f"{value:,.0f} ms"
+    return f"{value:.3f}"
 
 
 def print_summary(report: EvalReport, console: Any, *, title: str = "Evaluation") -> None:
     from rich.table import Table
 
-    table = Table(title=f"{title}: {report.counts['questions']} questions "
-                        f"({report.counts['answerable']} answerable, {report.counts['unanswerable']} "
-                        f"unanswerable), k={report.k}", title_justify="left")
+    console.print(f"[bold]{title}[/]: {report.counts['questions']} questions ({report.counts['answerable']} "
+                  f"answerable, {report.counts['unanswerable']} unanswerable, {report.counts['followups']} "
+                  f"follow-ups), k={report.k}, {report.wall_s:.1f} s")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in report.metrics.items():
@@ -443,7 +449,7 @@ def print_summary(report: EvalReport, console: Any, *, title: str = "Evaluation"
             m = g["metrics"]
             groups.add_row(f"{prefix}: {name}", str(g["answerable"]), _fmt("", m.get("contains_answer")),
                            _fmt("", m.get("f1")), _fmt("", m.get("exact_match")), _fmt("", m.get("recall@k")),
-                           _fmt("_ms", m.get("latency_p50_ms")).replace(" ms", ""))
+                           f"{m['latency_p50_ms']:,.0f}" if "latency_p50_ms" in m else "–")
     console.print(groups)
 
 
@@ -497,7 +503,7 @@ def print_comparison(old_doc: dict[str, Any], new_doc: dict[str, Any], console: 
             change = "only in " + ("new" if a is None else "old")
         else:
             arrow = "→" if verdict == "same" else ("↑" if delta > 0 else "↓")
-            change = f"{arrow} {delta:+,.0f} ms" if key.endswith("_ms") else f"{arrow} {delta:+.3f}"
+            change = f"{arrow} {delta:+,.1f} ms" if key.endswith("_ms") else f"{arrow} {delta:+.3f}"
         table.add_row(key, _fmt(key, a), _fmt(key, b), f"[{style[verdict]}]{change}[/]")
     console.print(table)
     for what, path in (("dataset", ("dataset", "fingerprint")), ("k", ("k",)), ("model", ("model",)),
@@ -565,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return _run(args, console, err)
     except EvaluationInterrupted as exc:
@@ -609,8 +615,8 @@ def _run(args: argparse.Namespace, console: Any, err: Any) -> int:
 
     report = evaluate(assistant, examples, k=k, progress=args.progress)
     doc = build_report_json(report, dataset=dataset, settings=settings, limit=args.limit, setup_s=setup_s)
-    out_dir = args.out or Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    paths = write_outputs(report, doc, out_dir)
+    out_dir = args.out or _new_run_dir(Path("runs"))
+    paths = write_outputs(report, doc, out_dir, title=f"{dataset.path.name} · {doc['model']} · k={k}")
 
     print_summary(report, console, title=escape(dataset.path.name))
     if args.limit and args.limit < len(dataset.examples):
@@ -618,20 +624,30 @@ def _run(args: argparse.Namespace, console: Any, err: Any) -> int:
                       "questions evaluated.")
     if old_doc is not None:
         print_comparison(old_doc, doc, console, args.compare)
-    console.print(f"Wrote {escape(str(paths['report']))}, {paths['predictions'].name}, {paths['figure'].name} "
-                  f"({report.wall_s:.1f} s for {len(examples)} questions)")
+    console.print(f"Wrote {escape(str(out_dir))}/: {', '.join(p.name for p in paths.values())}")
     return 0
+
+
+def _new_run_dir(root: Path) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, n = root / stamp, 1
+    while candidate.exists():  # two runs within one second
+        n += 1
+        candidate = root / f"{stamp}-{n}"
+    return candidate
 
 
 def _warn_unknown_docs(assistant: Any, examples: Sequence[Example], dataset: Dataset, err: Any) -> None:
     # A typo in a gold `doc` id would silently score as a retrieval miss.
+    from rich.markup import escape
+
     known = getattr(getattr(assistant, "retriever", None), "documents", None)
     if not isinstance(known, dict):
         return
     unknown = sorted({e.doc for e in examples if e.doc is not None and e.doc not in known})
     if unknown:
-        err.print(f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {dataset.path.name} are not in the "
-                  f"index and will count as retrieval misses: {', '.join(unknown[:5])}"
+        err.print(f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {escape(dataset.path.name)} are not "
+                  f"in the index and will count as retrieval misses: {escape(', '.join(unknown[:5]))}"
                   f"{' …' if len(unknown) > 5 else ''}")
 
 
