@@ -1,0 +1,219 @@
+"""Follow-up questions in a conversation: accept the history in the shapes callers have it, and rewrite an
+elliptical or anaphoric follow-up into a query that stands alone.
+
+How the pipeline uses it (`qa.pipeline.Assistant.ask`)::
+
+    query = resolve_followup(question, history)     # == question when it stands alone
+    hits = retriever.search(query, k)
+    answer = reader.read(query, hits, language=detect_language(question),
+                         focus=question if query != question else None)
+
+The reader gets the rewritten query (its question word and content words say what to look for), the user's
+own words as `focus` (they say *which* of several answers in the sentence is meant: "और अमेरिका की ओर से?"),
+and the language of the user's own question (for the abstention message and quoting).
+
+Two rewrites:
+
+- a fragment with no question word of its own ("और अमेरिका की ओर से?", "And from the US side?", "What about
+  the Navy?") is appended to the previous question: "<previous question> अमेरिका की ओर से";
+- a question with its own question word but a pronoun in place of its subject ("उनकी मुलाकात कब हुई?",
+  "Where did he travel?") keeps its form and gets the previous turn's content words (and a short previous
+  answer) appended: "उनकी मुलाकात कब हुई? अमेरिकी सेना सचिव डैनियल पी. ड्रिस्कॉल … जनरल उपेंद्र द्विवेदी".
+
+A question that stands alone (no pronoun to resolve, not starting with "और"/"and"/"what about", enough words
+of its own) is returned unchanged whatever the history says.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Iterable, Sequence
+
+from qa.datasets import Turn
+from qa.errors import QuestionError
+from qa.language import ABSTAIN_MESSAGES
+
+__all__ = ["Turn", "normalise_history", "is_followup", "resolve_followup"]
+
+_WORD_RE = re.compile(r"[\w\u0900-\u097F]+(?:[-'’][\w\u0900-\u097F]+)*")
+
+
+def _nfc_set(words: str) -> frozenset[str]:
+    return frozenset(unicodedata.normalize("NFC", w) for w in words.split())
+
+
+# Words that open a continuation of the previous question.
+_HI_CONTINUATIONS = _nfc_set("और तथा एवं व फिर तो")
+_EN_CONTINUATIONS = ("and", "what about", "how about", "also", "then", "and what about", "so")
+# Pronouns that point back to something named earlier. (Demonstratives such as इस/यह before a noun are
+# handled apart: "इस बैठक" only needs the history when the question has little else.)
+_HI_PRONOUNS = _nfc_set("""उनकी उनके उनका उन्होंने उन्हें उनसे उनको उनमें उनपर वे उसने उसकी उसके उसका उसे उसको उससे
+    उसमें इन्होंने इनकी इनके इनका इन्हें इनसे इसने वहाँ वहां तब""")
+_HI_DEMONSTRATIVES = _nfc_set("यह वह ये इस उस इन उन इसकी इसके इसका इसमें इससे इसे")
+_EN_PRONOUNS = frozenset("he she they him her his hers their theirs them it its there""".split())
+_EN_DEMONSTRATIVES = frozenset("this that these those".split())
+_QUESTION_WORDS = _nfc_set("""कौन कौनसा कौनसी कौनसे किसने किसके किसकी किसका किसे किसको किससे किन्होंने किनके
+    किनकी किनका किनको किनसे किन्हें किस किन कब कहाँ कहां क्या क्यों कैसे कैसा कैसी कितने कितनी कितना किसलिए
+    who whom whose what which when where why how""")
+_FUNCTION_WORDS = _nfc_set("""है हैं था थे थी थीं हो होता होती होते हुआ हुई हुए हुईं गया गई गए के की का कि को से ने
+    में पर और एवं तथा व या यह ये वह वे इस उस इन उन एक भी तो ही जो कर करने करते करता किया किए किये ना नहीं न
+    लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती जाते द्वारा ओर तरफ फिर सा सी से
+    a an the and or but of to in on at by for with from as is are was were be been being do does did has have
+    had will would can could should may might shall about also so then side""") | _HI_PRONOUNS | _EN_PRONOUNS
+# A previous answer longer than this (in words) is a passage, not a name worth carrying into the query.
+_MAX_ANSWER_WORDS = 12
+_MIN_STANDALONE_CONTENT = 3
+
+
+def _text_of(content: Any) -> str:
+    """The text of a Gradio message content: a string, {"text": ...}, or a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        value = content.get("text", content.get("content", ""))
+        return value if isinstance(value, str) else ""
+    if isinstance(content, (list, tuple)):
+        return " ".join(_text_of(part) for part in content if isinstance(part, (str, dict)))
+    return ""
+
+
+_FORMATS_HINT = ('a list of {"question": ..., "answer": ...} turns, Gradio messages '
+                 '({"role": "user"|"assistant", "content": ...}), or (question, answer) pairs')
+
+
+def normalise_history(history: Iterable[Any] | None) -> list[Turn]:
+    """Earlier turns of a conversation, oldest first, as `Turn`s.
+
+    Accepts ``[{"question": q, "answer": a}, ...]``, Gradio's messages format
+    ``[{"role": "user", "content": q}, {"role": "assistant", "content": a}, ...]`` (content a string, a
+    ``{"text": ...}`` dict or a list of parts), ``[(q, a), ...]`` pairs (Gradio's old tuples format; ``a`` may
+    be None), or objects with ``question`` and ``answer`` attributes. Text is NFC-normalised.
+
+    Raises:
+        QuestionError: the history is not one of these shapes.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes)) or not isinstance(history, Iterable):
+        raise QuestionError(f"history must be {_FORMATS_HINT}; got {type(history).__name__}")
+    turns: list[Turn] = []
+    pending: str | None = None  # a user message waiting for its answer (messages format)
+    for item in history:
+        if isinstance(item, dict) and "role" in item:
+            role = item.get("role")
+            text = _text_of(item.get("content"))
+            if role == "user":
+                if pending is not None:
+                    turns.append(Turn(pending, ""))
+                pending = text
+            elif role == "assistant":
+                if pending is not None:
+                    turns.append(Turn(pending, text))
+                    pending = None
+                elif turns:
+                    # Gradio may split one reply into several assistant messages.
+                    last = turns[-1]
+                    turns[-1] = Turn(last.question, (last.answer + "\n" + text).strip())
+            continue
+        if isinstance(item, dict):
+            if "question" not in item:
+                raise QuestionError(f"history turn {item!r} has no 'question'; history must be {_FORMATS_HINT}")
+            turns.append(Turn(_text_of(item.get("question")), _text_of(item.get("answer"))))
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            turns.append(Turn(_text_of(item[0]), _text_of(item[1])))
+        elif hasattr(item, "question") and hasattr(item, "answer"):
+            turns.append(Turn(_text_of(item.question), _text_of(item.answer)))
+        else:
+            raise QuestionError(f"history turn {item!r} is not understood; history must be {_FORMATS_HINT}")
+    if pending is not None:
+        turns.append(Turn(pending, ""))
+    return [Turn(unicodedata.normalize("NFC", t.question).strip(), unicodedata.normalize("NFC", t.answer).strip())
+            for t in turns if t.question.strip()]
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def _content(words: Sequence[str]) -> list[str]:
+    return [w for w in words if w not in _FUNCTION_WORDS and w not in _QUESTION_WORDS]
+
+
+def _starts_with_continuation(question: str, words: Sequence[str]) -> bool:
+    if not words:
+        return False
+    if words[0] in _HI_CONTINUATIONS:
+        return True
+    low = " ".join(words)
+    return any(low == c or low.startswith(c + " ") for c in _EN_CONTINUATIONS)
+
+
+def is_followup(question: str) -> bool:
+    """Whether `question` leans on an earlier turn: it opens with a continuation ("और …", "And …", "What
+    about …"), uses a pronoun for what it asks about (उनकी, उन्होंने, वे, he, they, its …), or is a bare
+    demonstrative question with little of its own ("इस बैठक में क्या हुआ?")."""
+    words = _words(question)
+    if not words:
+        return False
+    if _starts_with_continuation(question, words):
+        return True
+    if any(w in _HI_PRONOUNS or w in _EN_PRONOUNS for w in words):
+        return True
+    content = _content(words)
+    if any(w in _HI_DEMONSTRATIVES or w in _EN_DEMONSTRATIVES for w in words):
+        return len(content) < _MIN_STANDALONE_CONTENT
+    return False
+
+
+def _has_question_word(words: Sequence[str]) -> bool:
+    return any(w in _QUESTION_WORDS for w in words)
+
+
+def _strip_continuation(question: str) -> str:
+    text = question.strip()
+    low = text.casefold()
+    for c in sorted(_EN_CONTINUATIONS, key=len, reverse=True):
+        if low.startswith(c + " ") or low == c:
+            return text[len(c):].lstrip(" ,")
+    first = text.split(maxsplit=1)
+    if first and first[0] in _HI_CONTINUATIONS:
+        return first[1] if len(first) > 1 else ""
+    return text
+
+
+def _answer_words(answer: str) -> str:
+    """A short previous answer (a name, a date) worth carrying into the query; "" for abstentions and long
+    passages."""
+    first = answer.strip().splitlines()[0].strip() if answer.strip() else ""
+    if not first or first in ABSTAIN_MESSAGES.values():
+        return ""
+    if len(first.split()) > _MAX_ANSWER_WORDS:
+        return ""
+    return first
+
+
+def resolve_followup(question: str, history: Iterable[Any] | None) -> str:
+    """The search query for `question` given the earlier turns: `question` itself when it stands alone or
+    there is no history, else a rewrite that carries what the follow-up leaves out (see the module docstring).
+
+    Args:
+        question: the user's question (NFC).
+        history: earlier turns in any shape `normalise_history` accepts, oldest first.
+    Returns:
+        The query to retrieve with and to give the reader.
+    """
+    turns = normalise_history(history)
+    if not turns or not is_followup(question):
+        return question
+    previous = resolve_followup(turns[-1].question, turns[:-1])
+    words = _words(question)
+    if not _has_question_word(words):
+        fragment = _strip_continuation(question).rstrip(" ?？!।")
+        return f"{previous.rstrip()} {fragment}".strip() if fragment else previous
+    context = " ".join(_content(_words(previous)))
+    answer = _answer_words(turns[-1].answer)
+    extra = " ".join(part for part in (context, answer) if part)
+    return f"{question.rstrip()} {extra}".strip() if extra else question
