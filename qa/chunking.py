@@ -1,9 +1,10 @@
 """Sentence splitting and chunking for Hindi (and mixed Hindi/English) news text. Pure functions.
 
-Sentences end at ``।``, ``॥``, ``?``, ``!`` (runs such as ``?!`` too), at blank lines, and at ``.`` only where it
-really ends a sentence: not after an initial (``जोशुआ एम. रुड``, ``डैनियल पी. ड्रिस्कॉल``, ``J. Smith``), an
-abbreviation (``Mr.``, ``Dr.``, ``U.S.``, ``डॉ.``, ``ई.``), inside a number (``3.5``) or a domain
-(``pic.twitter.com``), nor before a lower-case Latin word. Closing quotes and brackets stay with their sentence.
+Sentences end at ``।``, ``॥``, ``?``, ``!`` (runs such as ``?!`` too), at blank lines, and at ``.`` only where
+it really ends a sentence: not after an initial (``जोशुआ एम. रुड``, ``डैनियल पी. ड्रिस्कॉल``,
+``J. Smith``), an abbreviation (``Mr.``, ``Dr.``, ``U.S.``, ``डॉ.``, ``ई.``), inside a number (``3.5``) or a
+domain (``pic.twitter.com``), nor before a lower-case Latin word. Closing quotes and brackets stay with their
+sentence. ``U.S.`` before a capital does not end a sentence either: merging two sentences is the safer error.
 
 Chunks are runs of whole sentences measured in the embedding model's tokens (see `chunk_document`).
 """
@@ -20,17 +21,18 @@ from qa.types import Chunk, Document
 _CLOSERS = "\"'”’»)]}›"
 _OPENERS = "\"'“‘«([{‹"
 # `।` and `॥` always end a sentence; `?` and `!` when followed by a space or the end; `.` is decided below.
-_TERMINATOR_RE = re.compile(r"[।॥?!.]*[।॥?!][।॥?!.]*[" + re.escape(_CLOSERS) + r"]*|\.+[" + re.escape(_CLOSERS) + r"]*")
+_CLOSE = "[" + re.escape(_CLOSERS) + "]*"
+_TERMINATOR_RE = re.compile(r"[।॥?!.]*[।॥?!][।॥?!.]*" + _CLOSE + r"|\.+" + _CLOSE)
 _PARAGRAPH_RE = re.compile(r"\n[ \t\f\v]*\n")
 # A Markdown heading or list item stands alone even without blank lines around it.
-_HEADING_LINE_RE = re.compile(r"^[ \t]*#{1,6}\s[^\n]*$", re.MULTILINE)
-_LIST_ITEM_RE = re.compile(r"\n(?=[ \t]*(?:[-*•]|\d{1,3}[.)])\s)")
+_HEADING_LINE_RE = re.compile(r"^[ \t]*#{1,6}[ \t][^\n]*$", re.MULTILINE)
+_LIST_ITEM_RE = re.compile(r"^[ \t]*(?:[-*•]|\d{1,3}[.)])[ \t][^\n]*$", re.MULTILINE)
 _CLAUSE_RE = re.compile(r"[,;:،—–](?=\s)|\s[-–—](?=\s)")
 
 _LATIN_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt no nos vs etc inc ltd co corp gen lt col capt cmdr sgt maj adm gov sen rep hon
-    pres jan feb mar apr jun jul aug sep sept oct nov dec approx dept est fig vol ed eds al cf ca rs rev govt
-    int intl univ assn bros ave blvd rd""".split()
+    """mr mrs ms dr prof sr jr st mt no nos vs etc inc ltd co corp gen lt col capt cmdr sgt maj adm gov sen
+    rep hon pres jan feb mar apr jun jul aug sep sept oct nov dec approx dept est fig vol ed eds al cf
+    ca rs rev govt int intl univ assn bros ave blvd rd""".split()
 )
 # English letter names written in Devanagari: "एम." is the initial M, not a sentence end.
 _DEVANAGARI_LETTER_NAMES = frozenset(
@@ -45,8 +47,8 @@ _DEVANAGARI_ABBREVIATIONS = frozenset(
 _SENTENCE_FINAL_WORDS = frozenset(
     unicodedata.normalize("NFC", w) for w in "है हैं था थी थे हो हूं हूँ हों दो लो ना".split()
 )
-# One akshara: consonants joined by viramas (nukta allowed), an optional vowel sign, an optional nasal/visarga;
-# or one independent vowel.
+# One akshara: consonants joined by viramas (nukta allowed), an optional vowel sign, an optional
+# nasal/visarga; or one independent vowel.
 _AKSHARA_RE = re.compile(
     r"^(?:(?:[\u0915-\u0939\u0958-\u095F]\u093C?\u094D)*[\u0915-\u0939\u0958-\u095F]\u093C?"
     r"[\u093E-\u094C\u0962\u0963]?|[\u0904-\u0914\u0960\u0961\u0972])[\u0900-\u0903]?$"
@@ -61,11 +63,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     cuts: set[int] = set()
     for m in _PARAGRAPH_RE.finditer(text):
         cuts.add(m.start())
-    for m in _HEADING_LINE_RE.finditer(text):
-        cuts.add(m.start())
-        cuts.add(m.end())
-    for m in _LIST_ITEM_RE.finditer(text):
-        cuts.add(m.start())
+    for line_re in (_HEADING_LINE_RE, _LIST_ITEM_RE):
+        for m in line_re.finditer(text):
+            cuts.add(m.start())
+            cuts.add(m.end())
     for m in _TERMINATOR_RE.finditer(text):
         if _ends_sentence(text, m.start(), m.end()):
             cuts.add(m.end())
@@ -152,10 +153,12 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
     """Cut a document into chunks of whole consecutive sentences.
 
     Each sentence is counted once; a chunk's size is estimated as the tokenizer's fixed overhead
-    (``count_tokens("")``: a prompt and special tokens) plus its sentences' counts without that overhead. A chunk
-    whose estimate comes within 10% of `max_tokens` is counted for real and shrunk if it is over, so every chunk
-    of two or more sentences satisfies ``count_tokens(chunk.text) <= max_tokens``, and estimates below 90% of
-    the budget are trusted (joining sentences changes a subword count by a token or so, not by 10%).
+    (``count_tokens("")``: a prompt and special tokens) plus its sentences' counts without that overhead, plus
+    a cost per join measured once on the document's first two sentences (the e5 tokenizer spends one more
+    token on two sentences together than apart). A chunk whose estimate comes within 10% of `max_tokens` is
+    counted for real and shrunk while it is over, so ``count_tokens(chunk.text) <= max_tokens`` holds for
+    those; estimates below 90% of the budget are trusted. So there are about as many `count_tokens` calls as
+    sentences, plus a few.
 
     A chunk does not start a new paragraph unless the whole paragraph fits or the chunk is under half full.
     `overlap_sentences` sentences of the previous chunk are repeated at the start of the next one, within a
@@ -186,12 +189,17 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
                          f"{overhead} tokens")
     units = _units(text, spans, count_tokens, max_tokens, overhead)
     slack = max(4, max_tokens // 10)
+    join = 0
+    if len(units) > 1:
+        both = count_tokens(text[units[0].start:units[1].end])
+        join = min(max(0, both - overhead - units[0].cost - units[1].cost), 3)
+    # Per paragraph: its units' costs and joins, as if it were appended to a chunk (one more join).
     paragraph_cost: dict[int, int] = {}
     for u in units:
-        paragraph_cost[u.paragraph] = paragraph_cost.get(u.paragraph, 0) + u.cost
+        paragraph_cost[u.paragraph] = paragraph_cost.get(u.paragraph, 0) + join + u.cost
 
     def estimate(i: int, j: int) -> int:
-        return overhead + sum(u.cost for u in units[i:j])
+        return overhead + sum(u.cost for u in units[i:j]) + join * (j - i - 1)
 
     def real(i: int, j: int) -> int:
         return count_tokens(text[units[i].start:units[j - 1].end])
@@ -204,13 +212,12 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
         total = estimate(start, end)
         while end < n:
             nxt = units[end]
-            if total + nxt.cost > max_tokens:
+            if total + join + nxt.cost > max_tokens:
                 break
             if nxt.paragraph != units[end - 1].paragraph and total >= max_tokens // 2:
-                rest = sum(u.cost for u in units[end:] if u.paragraph == nxt.paragraph)
-                if total + rest > max_tokens:
+                if total + paragraph_cost[nxt.paragraph] > max_tokens:
                     break  # the next paragraph would be torn across chunks; start it in a fresh one
-            total += nxt.cost
+            total += join + nxt.cost
             end += 1
         if end - start > 1 and total > max_tokens - slack:
             while end - start > 1 and real(start, end) > max_tokens:
@@ -265,7 +272,7 @@ def _fit(text: str, start: int, end: int, count_tokens: Callable[[str], int],
 
 
 def _cut_point(text: str, start: int, end: int) -> int | None:
-    """Where to cut a too-long span: after a clause mark near the middle, else at the space nearest the middle."""
+    """Where to cut a too-long span: after a clause mark near the middle, else at the space nearest it."""
     middle = (start + end) // 2
     quarter = (end - start) // 4
     clauses = [m.end() for m in _CLAUSE_RE.finditer(text, start, end) if start < m.end() < end]

