@@ -248,7 +248,7 @@ def make_handlers(assistant: AssistantLike) -> tuple[Any, Any]:
         paths = [Path(f) for f in ([files] if isinstance(files, str) else files)]
         # Gradio keeps each upload's original name inside a random folder; the Assistant names the article
         # (and its copy in the corpus) after that name.
-        names = ", ".join(f"`{md_escape(p.name)}`" for p in paths)
+        names = ", ".join(md_escape(p.name) for p in paths)
         try:
             report = assistant.ingest(paths)
         except CorpusError as exc:

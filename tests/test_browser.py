@@ -1,0 +1,120 @@
+"""The chat in a real headless Chromium (Debian's /usr/bin/chromium; Playwright's own browser download is not
+reachable): ask, read the answer and the highlighted source, upload an article and ask about it, and check
+the layout on a 390px-wide phone screen. Screenshots go to each test's tmp dir."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (`make browser` installs Debian's chromium)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # app.py is a script at the repository root, not part of the package
+    sys.path.insert(0, str(REPO))
+
+import app  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.pipeline import Assistant  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ANSWER_TIMEOUT_MS = 60_000
+HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
+
+# A made-up article: no seed article mentions this exercise, its commander or its place.
+NEW_ARTICLE = """title: भारत-श्रीलंका नौसेना अभ्यास नीलकंठ सेतु संपन्न
+date: 2026-03-02
+
+भारतीय नौसेना और श्रीलंका नौसेना का संयुक्त अभ्यास नीलकंठ सेतु एक मार्च को त्रिंकोमाली के पास संपन्न हुआ। इस अभ्यास की कमान कमोडोर अरविंद रघुनाथन ने संभाली। अभ्यास में समुद्री डकैती रोधी अभियानों का अभ्यास किया गया।
+"""
+NEW_QUESTION = "नीलकंठ सेतु अभ्यास की कमान किसने संभाली?"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, real_encoder: Any) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser-app")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache")
+    assistant = Assistant.from_settings(settings, progress=False, encoder=real_encoder)
+    demo = app.build_app(assistant)
+    url = app.launch(demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_chat(browser: Browser, url: str, width: int, height: int, **context: Any) -> Page:
+    page = browser.new_context(viewport={"width": width, "height": height}, **context).new_page()
+    page.goto(url)
+    expect(page.locator("#sq-input textarea")).to_be_visible(timeout=30_000)
+    return page
+
+
+def ask(page: Page, question: str, expected: str) -> Any:
+    """Type `question`, submit it, and wait until the last bot message contains `expected`."""
+    page.locator("#sq-input textarea").fill(question)
+    page.locator("#sq-input textarea").press("Enter")
+    answer = page.locator("#sq-chat [data-testid='bot']").last
+    expect(answer).to_contain_text(expected, timeout=ANSWER_TIMEOUT_MS)
+    return answer
+
+
+def test_ask_upload_and_ask_again(server: str, browser: Browser, tmp_path: Path) -> None:
+    page = open_chat(browser, server, 1280, 900)
+    answer = ask(page, HAWAII_HI, "दीक्षित")
+    expect(answer).to_contain_text("रुड")
+    expect(answer.locator("strong")).to_contain_text("दीक्षित")  # the answer is in bold
+    expect(answer).to_contain_text("[1]")
+    marked = page.locator("#sq-sources mark").first
+    expect(marked).to_be_visible()
+    assert "दीक्षित" in marked.inner_text() or "रुड" in marked.inner_text()
+    page.screenshot(path=str(tmp_path / "answer.png"))
+
+    article = tmp_path / "2026-03-02-neelkanth-setu.txt"
+    article.write_text(NEW_ARTICLE, encoding="utf-8")
+    page.get_by_text("लेख जोड़ें / Add articles").click()
+    page.locator("#sq-upload input[type='file']").set_input_files(str(article))
+    expect(page.locator("#sq-upload-status")).to_contain_text("passages added", timeout=ANSWER_TIMEOUT_MS)
+    answer = ask(page, NEW_QUESTION, "अरविंद रघुनाथन")
+    expect(page.locator("#sq-sources")).to_contain_text("नीलकंठ सेतु")
+    page.screenshot(path=str(tmp_path / "uploaded.png"))
+
+
+def test_phone_width_layout(server: str, browser: Browser, tmp_path: Path) -> None:
+    width = 390
+    page = open_chat(browser, server, width, 844, is_mobile=True, has_touch=True, device_scale_factor=2)
+    answer = ask(page, HAWAII_HI, "दीक्षित")
+    box = page.locator("#sq-input textarea")
+    for element in (box, answer):
+        element.scroll_into_view_if_needed()
+        expect(element).to_be_in_viewport()
+        bounds = element.bounding_box()
+        assert bounds is not None and bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= width
+    # Nothing forces sideways scrolling on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
