@@ -65,7 +65,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from qa.chunking import split_sentences
 from qa.errors import QuestionError
-from qa.language import ABSTAIN_MESSAGES, detect_language, question_type
+from qa.language import ABSTAIN_MESSAGES, detect_language, english_to_hindi, question_type
 from qa.lexical import tokenize as lexical_tokenize
 from qa.types import Answer, Hit, Source
 
@@ -272,6 +272,7 @@ class QWord:
     skel: str
     latin: bool
     name: bool  # capitalised inside an English question, or a number: a word an article would contain as is
+    alts: tuple[str, ...] = ()  # matching forms of its Hindi renderings (English words, from the glossary)
 
 
 def question_words(text: str) -> list[QWord]:
@@ -285,7 +286,13 @@ def question_words(text: str) -> list[QWord]:
         seen.add(t.norm)
         latin = not t.devanagari
         name = t.number or (latin and t.text[:1].isupper() and k > 0)
-        out.append(QWord(t.norm, t.skel, latin, name))
+        if latin and not name and len(t.norm) <= 2:
+            continue  # "co" of "co-chaired"
+        alts: tuple[str, ...] = ()
+        if latin and not t.number:
+            # A hyphenated rendering ("सह-अध्यक्षता") is matched by its longest part.
+            alts = tuple(normalise_word(max(h.split("-"), key=len)) for h in english_to_hindi(t.text))
+        out.append(QWord(t.norm, t.skel, latin, name, alts))
     return out
 
 
@@ -297,7 +304,7 @@ def content_words(text: str) -> list[str]:
 def _matches(word: QWord, token: Token) -> bool:
     if token.punct or (token.func and not token.number):
         return False
-    if word.norm == token.norm:
+    if word.norm == token.norm or (word.alts and token.devanagari and token.norm in word.alts):
         return True
     if word.latin == token.devanagari and word.skel and token.skel:
         # Across scripts only, and only for skeletons long enough not to match by chance.
@@ -618,6 +625,13 @@ def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str]) -> int:
     return count
 
 
+def _distance(tokens: list[Token], p: int, i: int, j: int, barriers: Sequence[int]) -> float:
+    """Words between position p and the span [i, j), plus 5 for every clause boundary crossed."""
+    lo, hi = (p, i) if p < i else (j - 1, p)
+    d = max(0, hi - lo)
+    return d + 5 * sum(1 for b in barriers if lo < b < hi)
+
+
 #: Longest natural answer (in words, per conjunct) for each question type.
 _TYPE_LENGTH = {"who": 5, "when": 5, "where": 4, "how_many": 3, "which": 6, "what": 12, "other": 8}
 
@@ -661,6 +675,8 @@ def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
     qpos = [k for k, t in enumerate(tokens) if t.q]
     fpos = [k for k, t in enumerate(tokens) if t.f]
     qtype = info.qtype
+    # Clause boundaries: a span on the other side of "कि" or a semicolon is far from the question's words.
+    barriers = [k for k, t in enumerate(tokens) if t.text in ("कि", "जबकि", ";", ":", "that", "while")]
     cross = info.language == "en" and sum(t.devanagari for t in tokens) * 2 > len(tokens)
     spans: list[Span] = []
     for c_index, (i, j, kind) in enumerate(cands):
@@ -669,6 +685,8 @@ def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
             continue
         if kind not in ("date", "between") and any(t.q for t in toks):
             continue
+        if fpos and any(t.f for t in toks):
+            continue  # the follow-up's own words say where the answer is, they are not the answer
         n = sum(1 for t in toks if not t.punct)
         has_num = any(t.number for t in toks)
         before = tokens[i - 1] if i > 0 else None
@@ -724,7 +742,7 @@ def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
             elif nb is not None and nb.q:
                 s += W["right_any"]
         if qpos:
-            d = min(min(abs(p - i), abs(p - (j - 1))) for p in qpos)
+            d = min(_distance(tokens, p, i, j, barriers) for p in qpos)
             s += W["proximity"] / (1.0 + d)
         if fpos:
             d = min(min(abs(p - i), abs(p - (j - 1))) for p in fpos)
@@ -807,7 +825,8 @@ def _sigmoid(x: float) -> float:
 
 
 #: Sentence-score weights (see the module docstring).
-SENTENCE_WEIGHTS = {"dense": 6.0, "coverage": 1.0, "typed": 0.3, "rank": 0.1, "span": 0.5, "inherited": 0.5}
+SENTENCE_WEIGHTS = {"dense": 6.0, "coverage": 1.0, "typed": 0.3, "rank": 0.1, "span": 0.5, "inherited": 0.5,
+                    "typed_strict": 0.8}
 _ANAPHORA = _nfc_set("इस उस यह वह इसमें उसमें इसके उसके इसकी उसकी इसका उसका इन उन ये वे इसी उसी this these that those it")
 #: Confidence weights: z = dense * (cos - centre) + missing * (share absent) + ...; confidence = sigmoid(z).
 CONFIDENCE = {"dense": 25.0, "dense_centre": 0.80, "retrieved": 6.0, "retrieved_centre": 0.8,
@@ -937,7 +956,7 @@ class ExtractiveReader:
         """IDF-weighted share of the question's key words found in the retrieved text. For a Latin-script
         question only names and numbers count (other English words would not appear in a Hindi article);
         1.0 when no word counts."""
-        words = [w for w in info.words if not w.latin or w.name]
+        words = [w for w in info.words if not w.latin or w.name or w.alts]
         if not words:
             return 1.0
         total = sum(idf.get(w.norm, 1.0) for w in words)
@@ -957,7 +976,8 @@ class ExtractiveReader:
             inherited = sum(v for w, v in idf.items() if w in s.inherited)
             s.coverage = (own + W["inherited"] * inherited) / total_idf if idf else 0.0
             s.typed = self._typed(info, s)
-            s.score = (W["dense"] * s.dense + W["coverage"] * s.coverage + W["typed"] * s.typed
+            typed = W["typed_strict"] if info.qtype in ("when", "how_many") else W["typed"]
+            s.score = (W["dense"] * s.dense + W["coverage"] * s.coverage + typed * s.typed
                        + W["rank"] / (1 + s.hit_index))
 
     @staticmethod
@@ -974,8 +994,9 @@ class ExtractiveReader:
     def _best_span(self, info: QuestionInfo, sent: _Sentence, focus: str | None) -> Span | None:
         if info.qtype in _EXPLANATION_TYPES:
             return None
-        if info.qtype not in _SHORT_TYPES and info.language == "en" and not sent.matched:
-            return None  # an English what-question with nothing to anchor a span: quote the sentence
+        if info.qtype not in _SHORT_TYPES and info.language == "en" and sum(t.devanagari for t in sent.tokens) * 2 \
+                > len(sent.tokens):
+            return None  # an English what-question over Hindi text: word order does not carry over; quote it
         tokens = [Token(**t.__dict__) for t in sent.tokens]
         weights = None
         if focus and question_words(focus) and not _mark_focus(tokens, focus):
@@ -1000,7 +1021,8 @@ class ExtractiveReader:
     def _confidence(self, info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float) -> float:
         C = CONFIDENCE
         z = C["dense"] * (sent.dense - C["dense_centre"])
-        z += C["retrieved"] * (retrieved_cov - C["retrieved_centre"])
+        # English questions find fewer of their words in Hindi text (glossary and transliteration are rough).
+        z += C["retrieved"] * (0.5 if info.language == "en" else 1.0) * (retrieved_cov - C["retrieved_centre"])
         if info.language == "hi":
             z += C["sentence"] * (sent.coverage - 0.5)
         if not sent.typed:
