@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._xquad import load_xquad  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import parse_article  # noqa: E402
-from qa.pipeline import make_encoder, params_for  # noqa: E402
-from qa.retriever import FusionWeights, Retriever  # noqa: E402
+from embeddings.encoder import load_encoder  # noqa: E402
+from qa.retriever import FusionWeights, IndexParams, Retriever  # noqa: E402
 
 TUNE_ARTICLES = 10
 
@@ -59,14 +59,14 @@ def main() -> int:
     documents = [parse_article(text, doc_id=doc_id, source=f"xquad:{title}") for doc_id, title, text in paragraphs]
 
     t0 = time.perf_counter()
-    encoder = make_encoder(settings)
+    encoder = load_encoder(settings.model, settings.cache_dir)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    retriever = Retriever.build(documents, encoder, params_for(settings, encoder), progress=True)
+    retriever = Retriever.build(documents, encoder, IndexParams.for_settings(settings, encoder.model_id), progress=True)
     build_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         retriever.save(Path(tmp))  # the saved form is what users get; check it round-trips
-        Retriever.load(Path(tmp), encoder, params_for(settings, encoder))
+        Retriever.load(Path(tmp), encoder, IndexParams.for_settings(settings, encoder.model_id))
 
     # Encode each question once; every fusion setting below reuses the cached query vectors.
     cache: dict[str, object] = {}

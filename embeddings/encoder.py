@@ -44,7 +44,9 @@ class SentenceTransformerEncoder:
             raise ImportError("sentence-transformers is required: pip install sentence-transformers") from exc
         self.model = SentenceTransformer(model_name_or_path, device=device)
         self.model_id = model_id or model_name_or_path
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the getter; keep working with 5.x too.
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.batch_size = batch_size
         prompts = dict(getattr(self.model, "prompts", {}) or {})
         is_e5 = "e5" in Path(model_name_or_path).name.lower() or "e5" in self.model_id.lower()

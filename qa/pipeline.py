@@ -27,8 +27,7 @@ from qa.types import Answer, Document, Hit, Source
 
 
 def params_for(settings: Settings, encoder: Encoder) -> IndexParams:
-    return IndexParams(model=encoder.model_id, chunk_tokens=settings.chunk_tokens,
-                       chunk_overlap_sentences=settings.chunk_overlap_sentences)
+    return IndexParams.for_settings(settings, encoder.model_id)
 
 
 def make_encoder(settings: Settings) -> Encoder:

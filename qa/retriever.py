@@ -32,6 +32,7 @@ from embeddings.encoder import Encoder
 from embeddings.errors import VectorIndexError
 from embeddings.index import VectorIndex
 from qa.chunking import chunk_document
+from qa.config import Settings
 from qa.corpus import corpus_fingerprint
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from qa.lexical import LexicalIndex
@@ -50,6 +51,11 @@ class IndexParams:
     model: str
     chunk_tokens: int
     chunk_overlap_sentences: int
+
+    @classmethod
+    def for_settings(cls, settings: Settings, model_id: str) -> "IndexParams":
+        return cls(model=model_id, chunk_tokens=settings.chunk_tokens,
+                   chunk_overlap_sentences=settings.chunk_overlap_sentences)
 
     def rebuild_hint(self) -> str:
         return (f"Rebuild it with `qa build` (model {self.model}, chunk_tokens {self.chunk_tokens}, "
