@@ -51,7 +51,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
-    assistant = Assistant.from_settings(_settings(args), progress=True)
+    assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     report = assistant.ingest(args.paths, progress=True)
     print(f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
           f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
@@ -62,7 +62,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
-    assistant = Assistant.from_settings(_settings(args), progress=True)
+    assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     hits = assistant.search(args.query, args.k)
     if args.json:
         print(json.dumps([{"chunk_id": h.chunk.id, "doc_id": h.chunk.doc_id, "title": h.title, "date": h.date,
@@ -77,7 +77,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
-    assistant = Assistant.from_settings(_settings(args), progress=True)
+    assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     answer = assistant.ask(args.question, top_k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
