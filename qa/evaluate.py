@@ -379,8 +379,8 @@ def render_figure(report: EvalReport, *, title: str | None = None) -> bytes:
 
     fig = Figure(figsize=(13, 3.8), dpi=100, layout="constrained")
     axes = fig.subplots(1, 3, width_ratios=[3, 1.2, 2])
-    for ax, groups, title in ((axes[0], report.by_question_type, "By question type"),
-                              (axes[1], report.by_language, "By question language")):
+    for ax, groups, heading in ((axes[0], report.by_question_type, "By question type"),
+                                (axes[1], report.by_language, "By question language")):
         names = [n for n, g in groups.items() if g["answerable"]]
         series = (("contains_answer", "contains"), ("f1", "F1"), ("recall@k", f"recall@{report.k}"))
         width = 0.8 / len(series)
@@ -388,10 +388,12 @@ def render_figure(report: EvalReport, *, title: str | None = None) -> bytes:
             xs = [i + (j - 1) * width for i in range(len(names))]
             ax.bar(xs, [groups[n]["metrics"].get(key, 0.0) for n in names], width, label=label)
         ax.set_xticks(range(len(names)), [f"{n}\n(n={groups[n]['answerable']})" for n in names], fontsize=8)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(title, fontsize=10)
+        pad = 0.75 if len(names) > 1 else 1.5  # a lone group would otherwise fill the panel
+        ax.set_xlim(-pad, len(names) - 1 + pad)
+        ax.set_ylim(0, 1.2)  # headroom for the legend
+        ax.set_title(heading, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower left")
+    axes[0].legend(fontsize=8, loc="upper left", ncols=3)
     if title:
         fig.suptitle(title, fontsize=10)
     latencies = [p.latency_ms for p in report.predictions]
@@ -506,8 +508,10 @@ def print_comparison(old_doc: dict[str, Any], new_doc: dict[str, Any], console: 
             change = f"{arrow} {delta:+,.1f} ms" if key.endswith("_ms") else f"{arrow} {delta:+.3f}"
         table.add_row(key, _fmt(key, a), _fmt(key, b), f"[{style[verdict]}]{change}[/]")
     console.print(table)
-    for what, path in (("dataset", ("dataset", "fingerprint")), ("k", ("k",)), ("model", ("model",)),
-                       ("questions", ("counts", "questions"))):
+    for what, path in (("data file", ("dataset", "fingerprint")),
+                       ("--questions-from file", ("dataset", "questions_from")), ("k", ("k",)),
+                       ("model", ("model",)), ("reader", ("settings", "reader")),
+                       ("number of questions", ("counts", "questions"))):
         va, vb = _dig(old_doc, path), _dig(new_doc, path)
         if va != vb:
             console.print(f"[yellow]note:[/] the {what} differs ({escape(str(va))} → {escape(str(vb))}); "
