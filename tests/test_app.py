@@ -33,7 +33,9 @@ PANEER = "What is the recipe for paneer butter masala?"
 NEW_ARTICLE = """title: भारत-इंडोनेशिया नौसेना अभ्यास समुद्र कवच-27 संपन्न
 date: 2026-02-14
 
-भारतीय नौसेना और इंडोनेशियाई नौसेना का संयुक्त अभ्यास समुद्र कवच-27 बारह फरवरी को अंडमान सागर में संपन्न हुआ। इस अभ्यास का नेतृत्व रियर एडमिरल कविता मल्होत्रा ने किया। अभ्यास में पनडुब्बी रोधी युद्ध और खोज एवं बचाव अभियानों का अभ्यास किया गया।
+भारतीय नौसेना और इंडोनेशियाई नौसेना का संयुक्त अभ्यास समुद्र कवच-27 बारह फरवरी को अंडमान सागर में संपन्न हुआ।
+इस अभ्यास का नेतृत्व रियर एडमिरल कविता मल्होत्रा ने किया।
+अभ्यास में पनडुब्बी रोधी युद्ध और खोज एवं बचाव अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "समुद्र कवच-27 अभ्यास का नेतृत्व किसने किया?"
 
@@ -215,10 +217,13 @@ def test_rejected_upload_leaves_the_index_untouched(client: Any, assistant: Assi
                                                     name: str, data: bytes, reason: str) -> None:
     from gradio_client import handle_file
 
-    before = (assistant.retriever, len(assistant.retriever.chunks), sorted(assistant.settings.corpus_dir.iterdir()))
+    def state() -> tuple[Any, ...]:
+        return (assistant.retriever, len(assistant.retriever.chunks),
+                sorted(assistant.settings.corpus_dir.iterdir()))
+
+    before = state()
     path = tmp_path / name
     path.write_bytes(data)
     status, _ = client.predict([handle_file(str(path))], api_name="/upload")
     assert status.startswith("❌") and name in status and reason in status and "index is unchanged" in status
-    after = (assistant.retriever, len(assistant.retriever.chunks), sorted(assistant.settings.corpus_dir.iterdir()))
-    assert after == before
+    assert state() == before

@@ -28,8 +28,9 @@ from qa.pipeline import Assistant  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
 ANSWER_TIMEOUT_MS = 60_000
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
 
@@ -37,7 +38,9 @@ HAWAII_HI = "हवाई में हुई बैठक की सह-अध�
 NEW_ARTICLE = """title: भारत-श्रीलंका नौसेना अभ्यास नीलकंठ सेतु संपन्न
 date: 2026-03-02
 
-भारतीय नौसेना और श्रीलंका नौसेना का संयुक्त अभ्यास नीलकंठ सेतु एक मार्च को त्रिंकोमाली के पास संपन्न हुआ। इस अभ्यास की कमान कमोडोर अरविंद रघुनाथन ने संभाली। अभ्यास में समुद्री डकैती रोधी अभियानों का अभ्यास किया गया।
+भारतीय नौसेना और श्रीलंका नौसेना का संयुक्त अभ्यास नीलकंठ सेतु एक मार्च को त्रिंकोमाली के पास संपन्न हुआ।
+इस अभ्यास की कमान कमोडोर अरविंद रघुनाथन ने संभाली।
+अभ्यास में समुद्री डकैती रोधी अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "नीलकंठ सेतु अभ्यास की कमान किसने संभाली?"
 
