@@ -481,3 +481,28 @@ def test_seed_dev_set_with_the_real_model(seed_assistant) -> None:  # type: igno
                          for p in report.predictions if not p.unanswerable and not p.contains)
     rate = report.metrics["contains_answer"]
     assert rate >= 0.9, f"contains-answer rate {rate:.3f} < 0.9; missed:\n{failures}"
+
+
+def test_main_interrupted_writes_nothing(tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.evaluate as ev
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise EvaluationInterrupted(3, 7)
+
+    monkeypatch.setattr(ev, "evaluate", interrupted)
+    data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
+    out = tmp_path / "run"
+    code, _, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
+                                "--model", "hashing:256", "--out", str(out), "--no-progress"], capsys)
+    assert code == 130 and "after 3 of 7 questions" in stderr and "no report" in stderr
+    assert not out.exists()
+
+
+def test_main_warns_about_unknown_gold_documents(tmp_path: Path, tiny_corpus: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    data = write_jsonl(tmp_path / "dev.jsonl", [{**QUESTIONS[0], "doc": "no-such-article"}])
+    code, _, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
+                                "--model", "hashing:256", "--out", str(tmp_path / "run"), "--no-progress"],
+                               capsys)
+    assert code == 0 and "no-such-article" in stderr and "retrieval misses" in stderr
