@@ -65,8 +65,8 @@ def main() -> int:
     retriever = Retriever.build(documents, encoder, IndexParams.for_settings(settings, encoder.model_id), progress=True)
     build_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
-        retriever.save(Path(tmp))  # the saved form is what users get; check it round-trips
-        Retriever.load(Path(tmp), encoder, IndexParams.for_settings(settings, encoder.model_id))
+        retriever.save(Path(tmp))  # search what users get: the saved and reloaded index
+        retriever = Retriever.load(Path(tmp), encoder, IndexParams.for_settings(settings, encoder.model_id))
 
     # Encode each question once; every fusion setting below reuses the cached query vectors.
     cache: dict[str, object] = {}
@@ -88,7 +88,7 @@ def main() -> int:
             results[f"{mode}/{lang}"] = scores(rankings, gold)
 
     # Tune the fusion on the tuning split (both languages together), then report.
-    grid = list(itertools.product([0.25, 0.5, 1.0, 2.0, 4.0], [1.0, 2.0, 3.0]))
+    grid = list(itertools.product([0.02, 0.05, 0.1, 0.2, 0.4], [1.0, 2.0, 3.0, 4.0]))
     tune = [(q, lang) for lang, qs in (("hi", hi_questions), ("en", en_questions)) for q in qs
             if q.article < TUNE_ARTICLES]
     best, best_score = FusionWeights(), -1.0
