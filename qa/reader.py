@@ -117,6 +117,9 @@ QUESTION_WORDS = _nfc_set("""कौन कौनसा कौनसी कौन
     किनके किनकी किनका किनको किनसे किन्हें किस किन कब कहाँ कहां क्या क्यों कैसे कैसा कैसी कितने कितनी कितना
     कितनों किसलिए सा सी से
     who whom whose what which when where why how many much""")
+# Verbs that turn the word before them into a predicate ("प्रस्तुत किया", "शुरू हुआ", "लागू है").
+LIGHT_VERBS = _nfc_set("""किया किए किये की करना करने करते करती करता कर करें करेगा करेंगे करेगी हुआ हुई हुए हुईं होता
+    होती होते होना होने हो है हैं था थे थी थीं रहा रही रहे गया गई गए दिया दी दिए लिया ली लिए रखा""")
 # Words that may sit inside a name: "चीफ ऑफ इंटीग्रेटेड डिफेंस स्टाफ", "सेक्रेटरी ऑफ द आर्मी".
 NAME_GLUE = _nfc_set("ऑफ द of the de von van bin")
 TITLES = _nfc_set("""एयर मार्शल लेफ्टिनेंट जनरल मेजर एडमिरल वाइस रियर कर्नल कैप्टन कमांडर ब्रिगेडियर कमोडोर
@@ -231,8 +234,9 @@ def _pieces(text: str) -> list[tuple[str, int, int]]:
     for m in _WORD_RE.finditer(text):
         t = m.group()
         # "#GeneralUpendraDwivedi": a hashtag or camel-case run holds several words.
-        if t.isascii() and t.isalnum() and any(c.isupper() for c in t[1:]) and not t.isupper():
-            for sub in _CAMEL_RE.finditer(t):
+        subs = list(_CAMEL_RE.finditer(t)) if t.isascii() and t.isalnum() and not t.isupper() else []
+        if len(subs) > 1 and all(len(x.group()) >= 3 or x.group().isdigit() for x in subs):
+            for sub in subs:
                 out.append((sub.group(), m.start() + sub.start(), m.start() + sub.end()))
         else:
             out.append((t, m.start(), m.end()))
@@ -638,15 +642,18 @@ _TYPE_LENGTH = {"who": 5, "when": 5, "where": 4, "how_many": 3, "which": 6, "wha
 #: Span-score weights. Set by hand from the rules' intent, then adjusted on the XQuAD-hi tuning split (the
 #: first 20% of its articles) and the seed dev set; see benchmarks/reader_xquad.py.
 SPAN_WEIGHTS = {
-    "who_title": 1.0, "who_latin": 0.5, "who_agent": 0.6, "who_date": -1.0, "who_number": -0.6,
+    "who_title": 1.0, "who_latin": 0.5, "who_agent": 0.6, "who_two_names": 0.3, "who_three_names": 0.15,
+    "who_date": -1.0, "who_number": -0.6,
     "when_date": 1.6, "when_time": 0.6, "when_number": 0.3, "when_none": -0.8,
     "many_number": 1.4, "many_none": -1.2, "many_date": -0.5, "many_lead": -0.4,
-    "where_marker": 0.6, "where_none": -0.5, "where_number": -0.8, "who_two_names": 0.3,
-    "aligned": 0.4, "cut": -0.3, "between_full": 1.0, "where_title": -0.4,
-    "which_date": -0.3, "plural_coord": 0.5,
-    "marker": 0.8, "left_exact": 1.0, "left_any": 0.4, "right_exact": 0.8, "right_any": 0.3,
+    "where_marker": 0.6, "where_none": -0.5, "where_number": -0.8, "where_title": -0.4,
+    "which_date": -0.3, "plural_coord": 0.5, "marker": 0.8,
+    "left_exact": 1.0, "left_aligned": 0.4, "left_any": 0.4, "right_exact": 0.8, "right_aligned": 0.4,
+    "right_any": 0.3, "cross_anchor": 1.0, "cross_aligned": 0.4,
     "proximity": 0.8, "focus": 1.2, "focus_before": 0.3,
-    "over_length": 0.15, "per_word": 0.05, "raw_word": 0.01, "title_only": -1.5, "between": 0.2, "agent_not_who": -0.3, "after_glue": -0.5,
+    "over_length": -0.15, "words": -0.05, "raw_words": -0.01, "title_only": -1.5, "between_full": 1.0,
+    "kind_between": 0.2, "agent_not_who": -0.3, "after_glue": -0.5, "cut": -0.3, "before_verb": -0.8,
+    "verbal_noun": -0.5,
 }
 
 
@@ -666,23 +673,24 @@ def _effective_lengths(toks: list[Token]) -> list[int]:
     return sizes
 
 
-def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
-                focus_weight: Sequence[float] | None = None,
-                weights: dict[str, float] | None = None) -> list[Span]:
-    """Score every candidate span of a sentence whose tokens are already marked (`q`, `f`). Best first."""
-    W = SPAN_WEIGHTS if weights is None else weights
-    cands = candidate_spans(tokens, info) + _date_candidates(sentence, tokens)
+def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> list[tuple[int, int, str, dict[str, float]]]:
+    """Candidate spans of a sentence whose tokens are already marked (`q`, `f`), as token ranges [i, j) with
+    the evidence for each; `score_spans` weighs the evidence with `SPAN_WEIGHTS`."""
+    # Dates first: a range found both as a date and as a run of words is a date.
+    cands = _date_candidates(sentence, tokens) + candidate_spans(tokens, info)
     qpos = [k for k, t in enumerate(tokens) if t.q]
     fpos = [k for k, t in enumerate(tokens) if t.f]
     qtype = info.qtype
     # Clause boundaries: a span on the other side of "कि" or a semicolon is far from the question's words.
     barriers = [k for k, t in enumerate(tokens) if t.text in ("कि", "जबकि", ";", ":", "that", "while")]
     cross = info.language == "en" and sum(t.devanagari for t in tokens) * 2 > len(tokens)
-    spans: list[Span] = []
-    for c_index, (i, j, kind) in enumerate(cands):
+    out: list[tuple[int, int, str, dict[str, float]]] = []
+    seen: set[tuple[int, int]] = set()
+    for i, j, kind in cands:
         toks = tokens[i:j]
-        if not toks or all(t.punct for t in toks):
+        if (i, j) in seen or not toks or all(t.punct for t in toks):
             continue
+        seen.add((i, j))
         if kind not in ("date", "between") and any(t.q for t in toks):
             continue
         if fpos and any(t.f for t in toks):
@@ -690,67 +698,75 @@ def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
         n = sum(1 for t in toks if not t.punct)
         has_num = any(t.number for t in toks)
         before = tokens[i - 1] if i > 0 else None
+        after = tokens[j] if j < len(tokens) else None
         has_title = any(t.title for t in toks) or (before is not None and before.title)
         has_time = any(t.time for t in toks)
-        latin_name = sum(1 for t in toks if t.text[:1].isupper()) >= 2
-        after = tokens[j] if j < len(tokens) else None
-        coord = sum(1 for t in toks if t.text.casefold() in _COORD)
-        s = 0.0
+        f: dict[str, float] = {"kind_" + kind: 1.0, f"{qtype}_len{min(n, 4)}": 1.0}
         if qtype == "who":
-            s += W["who_title"] * has_title + W["who_latin"] * latin_name + W["who_agent"] * (kind == "agent")
+            f["who_title"] = has_title
+            f["who_latin"] = sum(1 for t in toks if t.text[:1].isupper()) >= 2
+            f["who_agent"] = kind == "agent"
             if has_title:
                 names = sum(1 for k in range(i, j) if not (tokens[k].title or tokens[k].punct
                                                            or _is_initial(tokens, k)))
-                s += W["who_two_names"] * (names == 2) + 0.5 * W["who_two_names"] * (names == 3)
-            s += W["who_date"] * (kind == "date") + W["who_number"] * (has_num and not has_title)
+                f["who_two_names"] = names == 2
+                f["who_three_names"] = names == 3
+            f["who_date"] = kind == "date"
+            f["who_number"] = has_num and not has_title
         elif qtype == "when":
-            s += W["when_date"] if kind == "date" else (W["when_time"] * has_time + W["when_number"] * has_num)
-            s += W["when_none"] * (not (has_time or has_num))
+            f["when_date"] = kind == "date"
+            f["when_time"] = has_time and kind != "date"
+            f["when_number"] = has_num and kind != "date"
+            f["when_none"] = not (has_time or has_num)
         elif qtype == "how_many":
-            s += W["many_number"] * has_num + W["many_none"] * (not has_num) + W["many_date"] * (kind == "date")
-            if has_num and not toks[0].number:
-                s += W["many_lead"]
+            f["many_number"] = has_num
+            f["many_none"] = not has_num
+            f["many_date"] = kind == "date"
+            f["many_lead"] = has_num and not toks[0].number
         elif qtype == "where":
-            s += W["where_marker"] if after and after.text in ("में", "से", "पर", "तक") else W["where_none"]
-            s += W["where_number"] * has_num + W["where_number"] * (kind == "date") + W["where_title"] * has_title
+            f["where_marker"] = bool(after and after.text in ("में", "से", "पर", "तक"))
+            f["where_none"] = not f["where_marker"]
+            f["where_number"] = has_num or kind == "date"
+            f["where_title"] = has_title
         elif qtype == "which":
-            s += W["which_date"] * (kind == "date")
-        if info.plural and coord:
-            s += W["plural_coord"]
-        if info.marker and after is not None and after.text == info.marker:
-            s += W["marker"]
+            f["which_date"] = kind == "date"
+        f["plural_coord"] = info.plural and any(t.text.casefold() in _COORD for t in toks)
+        f["marker"] = bool(info.marker and after is not None and (
+            after.text == info.marker or (info.marker == "ने" and after.text == "द्वारा")))
         if cross:
             # Word order does not carry over from an English question to a Hindi sentence: either side.
-            aligned = max(_aligned(tokens, i - 1, -1, seq) for seq in (info.left_seq, info.right_seq)) if (
-                info.left_seq or info.right_seq) else 0
-            aligned = max(aligned, max((_aligned(tokens, j, 1, seq) for seq in (info.left_seq, info.right_seq)),
-                                       default=0))
-            if aligned:
-                s += W["left_exact"] + W["aligned"] * (aligned - 1)
-        elif info.left:
-            nb = _neighbour(tokens, i - 1, -1)
-            aligned = _aligned(tokens, i - 1, -1, info.left_seq)
-            if aligned:
-                s += W["left_exact"] + W["aligned"] * (aligned - 1)
-            elif nb is not None and nb.q:
-                s += W["left_any"]
-        if info.right and not cross:
-            nb = _neighbour(tokens, j, 1)
-            aligned = _aligned(tokens, j, 1, info.right_seq)
-            if aligned:
-                s += W["right_exact"] + W["aligned"] * (aligned - 1)
-            elif nb is not None and nb.q:
-                s += W["right_any"]
+            seqs = [seq for seq in (info.left_seq, info.right_seq) if seq]
+            aligned = max([_aligned(tokens, i - 1, -1, seq) for seq in seqs]
+                          + [_aligned(tokens, j, 1, seq) for seq in seqs] + [0])
+            f["cross_anchor"] = aligned > 0
+            f["cross_aligned"] = max(0, aligned - 1)
+        else:
+            if info.left:
+                aligned = _aligned(tokens, i - 1, -1, info.left_seq)
+                nb = _neighbour(tokens, i - 1, -1)
+                f["left_exact"] = aligned > 0
+                f["left_aligned"] = max(0, aligned - 1)
+                f["left_any"] = not aligned and nb is not None and nb.q
+            if info.right:
+                aligned = _aligned(tokens, j, 1, info.right_seq)
+                nb = _neighbour(tokens, j, 1)
+                f["right_exact"] = aligned > 0
+                f["right_aligned"] = max(0, aligned - 1)
+                f["right_any"] = not aligned and nb is not None and nb.q
         if qpos:
-            d = min(_distance(tokens, p, i, j, barriers) for p in qpos)
-            s += W["proximity"] / (1.0 + d)
+            f["proximity"] = 1.0 / (1.0 + min(_distance(tokens, p, i, j, barriers) for p in qpos))
+            # Sliding windows: question words close around the span (each side), and on both sides.
+            left_words = {tokens[p].norm for p in qpos if i - 4 <= p < i}
+            right_words = {tokens[p].norm for p in qpos if j <= p < j + 4}
+            f["window_left"] = len(left_words)
+            f["window_right"] = len(right_words)
+            f["window_both"] = bool(left_words and right_words)
+            f["window_left_seq"] = len(left_words & set(info.left_seq))
+            f["window_right_seq"] = len(right_words & set(info.right_seq))
+            f["window_wide"] = len({tokens[p].norm for p in qpos if i - 10 <= p < j + 10}) / (1 + len(info.words))
         if fpos:
-            d = min(min(abs(p - i), abs(p - (j - 1))) for p in fpos)
-            s += W["focus"] / (1.0 + d)
-            if any(p < i for p in fpos) and not any(i <= p < j for p in fpos):
-                s += W["focus_before"]
-        if focus_weight is not None:
-            s += focus_weight[c_index]
+            f["focus"] = 1.0 / (1.0 + min(min(abs(p - i), abs(p - (j - 1))) for p in fpos))
+            f["focus_before"] = any(p < i for p in fpos)
         limit = _TYPE_LENGTH.get(qtype, 8)
         lengths = _effective_lengths(toks)
         if kind == "between" and qtype in ("what", "which", "other"):
@@ -760,22 +776,51 @@ def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
             right_ok = (_aligned(tokens, j, 1, info.right_seq) > 0 if info.right is not None
                         else _neighbour(tokens, j, 1) is None)
             if left_ok and right_ok:
-                s += W["between_full"]
+                f["between_full"] = 1.0
                 limit = max(limit, 20)
-        if max(lengths) > limit:
-            s -= W["over_length"] * (max(lengths) - limit)
-        s -= W["per_word"] * sum(lengths) + W["raw_word"] * n
-        if all(t.title or t.punct for t in toks):
-            s += W["title_only"]
-        if kind == "between":
-            s += W["between"]
-        if kind == "agent" and qtype != "who":
-            s += W["agent_not_who"]
-        if before is not None and before.text.casefold() in NAME_GLUE:
-            s += W["after_glue"]
-        if after is not None and _core(tokens, j) and kind not in ("date", "number"):
-            s += W["cut"]  # ends inside a run of words
-        spans.append(Span(toks[0].start, toks[-1].end, s, kind))
+        f["over_length"] = max(0, max(lengths) - limit)
+        f["words"] = sum(lengths)
+        f["raw_words"] = n
+        f["one_word"] = n == 1
+        f["title_only"] = all(t.title or t.punct for t in toks)
+        f["agent_not_who"] = kind == "agent" and qtype != "who"
+        f["after_glue"] = before is not None and before.text.casefold() in NAME_GLUE
+        f["cut"] = after is not None and _core(tokens, j) and kind not in ("date", "number")
+        if qtype in _SHORT_TYPES and not has_num:
+            # "[प्रस्तुत] किया", "[जीतने] में": a predicate or a verbal noun, not a name, place or time.
+            f["before_verb"] = after is not None and after.text.casefold() in LIGHT_VERBS
+            f["verbal_noun"] = toks[-1].devanagari and toks[-1].text.endswith(("ने", "ना")) and len(toks[-1].text) > 3
+        f["after_post"] = after is not None and after.post
+        f["starts_number"] = toks[0].number
+        out.append((i, j, kind, {k: float(v) for k, v in f.items() if v}))
+    return out
+
+
+_TYPE_FEATURE = {"when": ("when_date", "when_time"), "how_many": ("many_number",)}
+
+
+def typed_candidates(info: QuestionInfo, cands: list[tuple[int, int, str, dict[str, float]]]
+                     ) -> list[tuple[int, int, str, dict[str, float]]]:
+    """For "when" and "how many" questions, only the candidates of that type when the sentence has any (a
+    date or a number is the answer, whatever words are nearer the question's)."""
+    wanted = _TYPE_FEATURE.get(info.qtype)
+    if not wanted:
+        return cands
+    typed = [c for c in cands if any(c[3].get(k) for k in wanted)]
+    return typed or cands
+
+
+def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
+                focus_weight: dict[tuple[int, int], float] | None = None,
+                weights: dict[str, float] | None = None) -> list[Span]:
+    """Score every candidate span of a sentence whose tokens are already marked (`q`, `f`). Best first."""
+    W = SPAN_WEIGHTS if weights is None else weights
+    spans = []
+    for i, j, kind, feats in typed_candidates(info, span_features(info, sentence, tokens)):
+        s = sum(W.get(k, 0.0) * v for k, v in feats.items())
+        if focus_weight is not None:
+            s += focus_weight.get((i, j), 0.0)
+        spans.append(Span(tokens[i].start, tokens[j - 1].end, s, kind))
     spans.sort(key=lambda sp: (-sp.score, sp.start))
     return spans
 
@@ -824,6 +869,8 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
+#: How much a cross-lingual follow-up's similarity to a candidate's context counts (per unit of cosine).
+FOCUS_SIMILARITY_WEIGHT = 8.0
 #: Sentence-score weights (see the module docstring).
 SENTENCE_WEIGHTS = {"dense": 6.0, "coverage": 1.0, "typed": 0.3, "rank": 0.1, "span": 0.5, "inherited": 0.5,
                     "typed_strict": 0.8}
@@ -1005,17 +1052,17 @@ class ExtractiveReader:
         return spans[0] if spans else None
 
     def _focus_weights(self, info: QuestionInfo, sentence: str, tokens: list[Token],
-                       focus: str) -> list[float] | None:
+                       focus: str) -> dict[tuple[int, int], float] | None:
         """A follow-up whose words are not in the sentence ("And from the US side?"): weight candidates by the
         similarity of their context (the words before and in the span) to the focus."""
-        cands = candidate_spans(tokens, info) + _date_candidates(sentence, tokens)
+        cands = [(i, j) for i, j, _, _ in span_features(info, sentence, tokens)]
         if not cands:
             return None
-        contexts = [sentence[tokens[max(0, i - 5)].start:tokens[j - 1].end] for i, j, _ in cands]
+        contexts = [sentence[tokens[max(0, i - 5)].start:tokens[j - 1].end] for i, j in cands]
         fv = self._embed([focus], "q")[0]
         sims = self._embed(contexts, "p") @ fv
         top = float(sims.max())
-        return [8.0 * (float(x) - top) for x in sims]
+        return {c: FOCUS_SIMILARITY_WEIGHT * (float(x) - top) for c, x in zip(cands, sims)}
 
     # ------------------------------------------------------------------ confidence and the answer
     def _confidence(self, info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float) -> float:
