@@ -56,11 +56,14 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder: Any) -> As
 
 
 @pytest.fixture(scope="module")
-def server(assistant: Assistant) -> Iterator[str]:
-    demo = app.build_app(assistant)
-    url = app.launch(demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
-    yield url
-    demo.close()
+def server(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as mp:
+        # Gradio keeps uploads in GRADIO_TEMP_DIR (default: /tmp/gradio); keep them in the test's tmp dir.
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        demo = app.build_app(assistant)
+        url = app.launch(demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+        yield url
+        demo.close()
 
 
 def new_client(url: str) -> Any:

@@ -57,10 +57,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_encoder: Any) -> Itera
     shutil.copytree(REPO / "corpus", root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache")
     assistant = Assistant.from_settings(settings, progress=False, encoder=real_encoder)
-    demo = app.build_app(assistant)
-    url = app.launch(demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
-    yield url
-    demo.close()
+    with pytest.MonkeyPatch.context() as mp:
+        # Gradio keeps uploads in GRADIO_TEMP_DIR (default: /tmp/gradio); keep them in the test's tmp dir.
+        mp.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))
+        demo = app.build_app(assistant)
+        url = app.launch(demo, host="127.0.0.1", port=free_port(), block=False, quiet=True)
+        yield url
+        demo.close()
 
 
 @pytest.fixture(scope="module")
