@@ -30,6 +30,29 @@ class Encoder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def configure_threads() -> int:
+    """Use one intra-op thread unless SAMACHAR_TORCH_THREADS says otherwise.
+
+    Measured on the 2-core target machine (benchmarks/encoder_threads.py): a single query took 102 ms with one
+    torch thread and 1,246 ms with two, and a batch of 32 passages 10.8 s against 13.8 s; OpenMP threads that
+    spin against each other (and against a second request) cost far more than they bring on small inputs.
+    """
+    import os
+
+    import torch
+
+    threads = int(os.environ.get("SAMACHAR_TORCH_THREADS") or 1)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    except ImportError:  # faiss is a dependency, but the encoder does not need it
+        pass
+    return threads
+
+
 class SentenceTransformerEncoder:
     """Any sentence-transformers model: a hub id (where a hub is reachable) or a local folder.
 
@@ -42,6 +65,7 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - a hard dependency, but say how to fix it
             raise ImportError("sentence-transformers is required: pip install sentence-transformers") from exc
+        configure_threads()
         self.model = SentenceTransformer(model_name_or_path, device=device)
         self.model_id = model_id or model_name_or_path
         # sentence-transformers 6 renamed the getter; keep working with 5.x too.
