@@ -231,6 +231,7 @@ def make_handlers(assistant: AssistantLike) -> tuple[Any, Any]:
             yield "", chat, gr.skip(), turns, {"status": "too_long", "message": msg, "limit": limit}
             return
         chat.append({"role": "user", "content": md_escape(question)})
+        # The box is cleared at once and left alone afterwards: the user may type the next question meanwhile.
         yield "", chat + [{"role": "assistant", "content": SEARCHING}], gr.skip(), turns, gr.skip()
         try:
             answer = assistant.ask(question, history_turns(turns)[-HISTORY_TURNS:],
@@ -240,12 +241,12 @@ def make_handlers(assistant: AssistantLike) -> tuple[Any, Any]:
                 logger.exception("Answering %r failed", question[:200])
             msg = error_message(exc)
             chat.append({"role": "assistant", "content": msg})
-            yield "", chat, gr.skip(), turns, {"status": "error", "message": msg}
+            yield gr.skip(), chat, gr.skip(), turns, {"status": "error", "message": msg}
             return
         chat.append({"role": "assistant", "content": format_answer(answer)})
         if not answer.abstained:
             turns.append({"question": answer.question, "answer": answer.text})
-        yield "", chat, render_sources(answer), turns, answer_record(answer)
+        yield gr.skip(), chat, render_sources(answer), turns, answer_record(answer)
 
     def upload(files: list[str] | str | None) -> tuple[str, Any]:
         """Ingest uploaded articles; returns (status markdown, cleared file input)."""

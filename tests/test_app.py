@@ -1,6 +1,8 @@
 """The chat app served for real and driven through `gradio_client`, around an Assistant with the real default
-model on a private copy of the seed corpus. The `/ask` endpoint returns (textbox, chat, sources html, record);
-the record is the plain-data view of the answer that the assertions read."""
+model on a private copy of the seed corpus; at the end, its rendering helpers on hand-made answers.
+
+The `/ask` endpoint returns (textbox, chat, sources html, record); the record is the plain-data view of the
+answer that the assertions read."""
 
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ import app  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.errors import IndexCorruptError  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
-
-pytestmark = pytest.mark.slow
 
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
 HAWAII_EN = "Who co-chaired the meeting in Hawaii?"
@@ -103,6 +103,7 @@ def ask_calls(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> list[tup
     return calls
 
 
+@pytest.mark.slow
 def test_hindi_question_is_answered_with_citations_and_highlight(client: Any) -> None:
     record, chat, sources = ask(client, HAWAII_HI)
     assert record["status"] == "answered"
@@ -113,6 +114,7 @@ def test_hindi_question_is_answered_with_citations_and_highlight(client: Any) ->
     assert "दीक्षित" in marked or "रुड" in marked
 
 
+@pytest.mark.slow
 def test_english_question_quotes_the_hindi_span(client: Any) -> None:
     record, chat, _ = ask(client, HAWAII_EN)
     assert record["status"] == "answered"
@@ -121,6 +123,7 @@ def test_english_question_quotes_the_hindi_span(client: Any) -> None:
     assert "quoted from the Hindi article" in last_text(chat)
 
 
+@pytest.mark.slow
 def test_unanswerable_question_abstains_in_its_language(client: Any) -> None:
     record, chat, sources = ask(client, PANEER)
     assert record["status"] == "abstained" and record["language"] == "en"
@@ -129,14 +132,17 @@ def test_unanswerable_question_abstains_in_its_language(client: Any) -> None:
     assert "<mark>" not in sources
 
 
+@pytest.mark.slow
 def test_follow_up_gets_the_plain_text_history(client: Any, ask_calls: list[tuple[str, Any]]) -> None:
     first, _, _ = ask(client, "हवाई में हुई बैठक की सह-अध्यक्षता भारत की ओर से किसने की?")
-    second, _, _ = ask(client, "और अमेरिका की ओर से?")
+    ask(client, "और अमेरिका की ओर से?")
+    # What the reader makes of the follow-up is the evaluation's business (eval/seed_dev.jsonl has this
+    # one); the app's part is to hand over the earlier turn as plain text, not the chat's Markdown.
     assert ask_calls[-1] == ("और अमेरिका की ओर से?",
                              [{"question": first["question"], "answer": first["answer"]}])
-    assert "रुड" in second["answer"]
 
 
+@pytest.mark.slow
 def test_empty_and_too_long_messages_never_reach_the_assistant(
         client: Any, ask_calls: list[tuple[str, Any]]) -> None:
     record, chat, _ = ask(client, "   \n ")
@@ -148,6 +154,7 @@ def test_empty_and_too_long_messages_never_reach_the_assistant(
     assert ask_calls == []
 
 
+@pytest.mark.slow
 def test_two_users_at_once_each_get_their_own_answer(server: str, assistant: Assistant,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # Both questions must be inside `ask` at the same time, or the barrier breaks and a request fails.
@@ -174,6 +181,7 @@ def test_two_users_at_once_each_get_their_own_answer(server: str, assistant: Ass
     assert "ड्रिस्कॉल" in results[SECRETARY_HI]["answer"]
 
 
+@pytest.mark.slow
 def test_a_failing_handler_shows_a_message_and_the_app_keeps_serving(
         client: Any, assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: Any, **kw: Any) -> Any:
@@ -197,6 +205,7 @@ def test_a_failing_handler_shows_a_message_and_the_app_keeps_serving(
     assert record["status"] == "answered" and "दीक्षित" in record["answer"]
 
 
+@pytest.mark.slow
 def test_uploaded_article_is_searchable_at_once(client: Any, assistant: Assistant, tmp_path: Path) -> None:
     from gradio_client import handle_file
 
@@ -211,6 +220,7 @@ def test_uploaded_article_is_searchable_at_once(client: Any, assistant: Assistan
     assert record["sources"][0]["doc_id"] == "2026-02-14-samudra-kavach"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, data, reason", [
     ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ("latin1.txt", "समाचार".encode("utf-8") + "café".encode("latin-1"), "UTF-8"),
@@ -230,3 +240,47 @@ def test_rejected_upload_leaves_the_index_untouched(client: Any, assistant: Assi
     status, _ = client.predict([handle_file(str(path))], api_name="/upload")
     assert status.startswith("❌") and name in status and reason in status and "index is unchanged" in status
     assert state() == before
+
+
+# ------------------------------------------------------------------ rendering (no server, no model)
+def _answer(**kw: Any) -> Any:
+    from qa.types import Answer, Source
+
+    text = "बैठक <b>की</b> सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की।"
+    start = text.index("अशुतोष")
+    source = Source(doc_id="d", title="शीर्षक <i>", date="2025-11-06", text=text, start=0, end=len(text),
+                    score=1.0, answer_start=start, answer_end=start + len("अशुतोष दीक्षित"))
+    values: dict[str, Any] = dict(question="q", text="अशुतोष दीक्षित", abstained=False, confidence=0.9,
+                                  sources=(source,))
+    values.update(kw)
+    return Answer(**values)
+
+
+def test_sources_panel_escapes_text_and_marks_the_span() -> None:
+    html = app.render_sources(_answer())
+    assert "<mark>अशुतोष दीक्षित</mark>" in html
+    assert "&lt;b&gt;की&lt;/b&gt;" in html and "शीर्षक &lt;i&gt;" in html and "<b>" not in html
+    assert "2025-11-06" in html
+
+
+def test_offsets_outside_the_passage_mark_nothing() -> None:
+    from dataclasses import replace
+
+    answer = _answer()
+    bad = replace(answer.sources[0], answer_start=5, answer_end=10_000)
+    assert "<mark>" not in app.highlight(bad)
+
+
+def test_chat_message_bold_answer_then_numbered_citations() -> None:
+    assert app.format_answer(_answer()) == "**अशुतोष दीक्षित**\n\n[1] शीर्षक \\<i\\> (2025-11-06)"
+    assert "quoted from the Hindi article" in app.format_answer(_answer(quoted=True, language="en"))
+    abstained = app.format_answer(_answer(abstained=True, text="I could not find this in the articles."))
+    assert "I could not find this in the articles." in abstained and "[1]" not in abstained
+
+
+def test_history_from_gradio_messages_or_turns() -> None:
+    messages = [{"role": "user", "content": "प्रश्न"},
+                {"role": "assistant", "content": [{"type": "text", "text": "उत्तर"}]}]
+    assert app.history_turns(messages) == [{"question": "प्रश्न", "answer": "उत्तर"}]
+    turns = [{"question": "a", "answer": "b"}]
+    assert app.history_turns(turns) == turns
