@@ -98,7 +98,7 @@ def _nfc_set(words: str) -> frozenset[str]:
 
 # Case markers and postpositions: they end a noun phrase and never start an answer.
 POSTPOSITIONS = _nfc_set("""ने को से में पर के की का तक द्वारा लिए लिये साथ बाद दौरान बीच ओर तरफ अनुसार बारे प्रति
-    बिना समेत सहित विरुद्ध खिलाफ़ खिलाफ ख़िलाफ़ पास ऊपर नीचे अंदर भीतर बाहर सामने पीछे आगे जरिए ज़रिए तहत वाले वाली
+    जैसे जैसी जैसा बिना समेत सहित विरुद्ध खिलाफ़ खिलाफ ख़िलाफ़ पास ऊपर नीचे अंदर भीतर बाहर सामने पीछे आगे जरिए ज़रिए तहत वाले वाली
     वाला मे
     of to in on at by for with from as into about over under after before during between against without within
     through since until upon""")
@@ -340,12 +340,14 @@ class QuestionInfo:
     plural: bool  # किन / कौन से / which … s: a list may be the answer
     left_seq: tuple[str, ...] = ()  # content words before the question word, nearest first
     right_seq: tuple[str, ...] = ()  # content words after it, nearest first
+    head: str | None = None  # the noun a determiner question word qualifies ("पार्टी" in "किस पार्टी का")
 
     @property
     def content(self) -> tuple[str, ...]:
         return tuple(w.norm for w in self.words)
 
 
+_WH_DETERMINERS = _nfc_set("किस किन कौन कौनसा कौनसी कौनसे कितने कितनी कितना which what how")
 _WH_MARKERS = {"किसने": "ने", "किन्होंने": "ने", "किसको": "को", "किसे": "को", "किन्हें": "को", "किनको": "को",
                "किससे": "से", "किनसे": "से", "किसके": "के", "किनके": "के", "किसकी": "की", "किनकी": "की",
                "किसका": "का", "किनका": "का", "किसपर": "पर", "किसमें": "में", "कहाँ": "में", "कहां": "में"}
@@ -361,6 +363,7 @@ def analyse_question(question: str) -> QuestionInfo:
     plural = False
     left_seq: list[str] = []
     right_seq: list[str] = []
+    head = None
     if wh is not None:
         left_seq = [t.norm for t in reversed(tokens[:wh]) if not (t.func or t.punct)
                     and t.text.casefold() not in _META_WORDS][:4]
@@ -381,12 +384,15 @@ def analyse_question(question: str) -> QuestionInfo:
                 if marker is None and t.text in ("ने", "को", "से", "में", "पर"):
                     marker = t.text
                 break
-        for t in after:
-            if not (t.func or t.punct) and t.text.casefold() not in _META_WORDS:
-                right = t.norm
-                break
+        if wh_word in _WH_DETERMINERS and right_seq:
+            # "किस बात पर सहमति", "कितने वर्षों", "which party": the noun the question word qualifies belongs
+            # to the answer's phrase, not to the context after it.
+            first = next((t for t in after[:3] if not (t.func or t.punct)), None)
+            if first is not None and first.norm == right_seq[0]:
+                head = right_seq.pop(0)
+        right = right_seq[0] if right_seq else None
     return QuestionInfo(question, qtype, detect_language(question), tuple(question_words(question)), left, right,
-                        marker, plural, tuple(left_seq), tuple(right_seq))
+                        marker, plural, tuple(left_seq), tuple(right_seq), head)
 
 
 # ---------------------------------------------------------------------------------------------- spans
@@ -608,7 +614,7 @@ def _neighbour(tokens: list[Token], k: int, step: int, skip: int = 3) -> Token |
     return None
 
 
-def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str]) -> int:
+def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str], skip: str | None = None) -> int:
     """How many of the question words `seq` (nearest first) sit in order next to position k, walking in
     direction `step` and crossing function words ("भारत के रक्षा मंत्री [राजनाथ सिंह]" aligns 3 words of
     "भारत के रक्षा मंत्री कौन")."""
@@ -616,7 +622,7 @@ def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str]) -> int:
     crossed = 0
     while 0 <= k < len(tokens) and count < len(seq):
         t = tokens[k]
-        if t.func or (t.punct and t.text not in "।?!;"):
+        if t.func or (t.punct and t.text not in "।?!;") or (skip is not None and t.norm == skip):
             crossed += 1
             if crossed > 2:
                 break
@@ -768,7 +774,7 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
                 f["left_aligned"] = max(0, aligned - 1)
                 f["left_any"] = not aligned and nb is not None and nb.q
             if info.right:
-                aligned = _aligned(tokens, j, 1, info.right_seq)
+                aligned = _aligned(tokens, j, 1, info.right_seq, info.head)
                 nb = _neighbour(tokens, j, 1)
                 f["right_exact"] = aligned > 0
                 f["right_aligned"] = max(0, aligned - 1)
@@ -796,7 +802,7 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             # The words the question leaves open between its own words, both sides aligned: what fills the
             # question word's slot, however long ("X का उद्देश्य [...] था", "[...] के रूप में देखा").
             left_ok = info.left is None or _aligned(tokens, i - 1, -1, info.left_seq) > 0
-            right_ok = (_aligned(tokens, j, 1, info.right_seq) > 0 if info.right is not None
+            right_ok = (_aligned(tokens, j, 1, info.right_seq, info.head) > 0 if info.right is not None
                         else _neighbour(tokens, j, 1) is None)
             if left_ok and right_ok:
                 f["between_full"] = 1.0
