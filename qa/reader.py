@@ -473,8 +473,10 @@ def _core(tokens: list[Token], k: int) -> bool:
     if t.q:
         return False
     if t.punct:
+        # A joiner inside a word ("यूएस-इंडिया", "O’Brien"), touching the words on both sides.
         return _is_initial_dot(tokens, k) or (t.text in "-–/&'’" and 0 < k < len(tokens) - 1
-                                              and tokens[k - 1].end == t.start)
+                                              and tokens[k - 1].end == t.start == tokens[k - 1].end
+                                              and tokens[k + 1].start == t.end)
     if t.number:
         return True
     if t.func:
@@ -622,7 +624,9 @@ def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str], skip: s
     crossed = 0
     while 0 <= k < len(tokens) and count < len(seq):
         t = tokens[k]
-        if t.func or (t.punct and t.text not in "।?!;") or (skip is not None and t.norm == skip):
+        if skip is not None and t.norm == skip:
+            pass  # the question word's own noun ("किस [रूप] में") sits between the answer and the context
+        elif t.func or (t.punct and t.text not in "।?!;"):
             crossed += 1
             if crossed > 2:
                 break
@@ -812,7 +816,7 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
                     "है", "हैं", "था", "थे", "थी", "थीं")
         f["over_length"] = max(0, max(lengths) - limit)
         f["words"] = sum(lengths)
-        f["raw_words"] = n
+        f["raw_words"] = sum(lengths) if f.get("who_coord_titles") else n
         f["one_word"] = n == 1
         f["title_only"] = all(t.title or t.punct for t in toks)
         f["agent_not_who"] = kind == "agent" and qtype != "who"
@@ -1055,7 +1059,7 @@ class ExtractiveReader:
             inherited = sum(v for w, v in idf.items() if w in s.inherited)
             s.coverage = (own + W["inherited"] * inherited) / total_idf if idf else 0.0
             s.typed = self._typed(info, s)
-            typed = W["typed_strict"] if info.qtype in ("when", "how_many") else W["typed"]
+            typed = W["typed_strict"] if info.qtype in ("when", "how_many", "where") else W["typed"]
             s.score = (W["dense"] * s.dense + W["coverage"] * s.coverage + typed * s.typed
                        + W["rank"] / (1 + s.hit_index))
 
@@ -1065,6 +1069,10 @@ class ExtractiveReader:
             return any(p.search(s.text) for p in DATE_PATTERNS)
         if info.qtype == "how_many":
             return any(t.number for t in s.tokens)
+        if info.qtype == "where":
+            # A place is named before में / से / पर / तक.
+            return any(t.text in ("में", "से", "पर", "तक") and k > 0 and _core(s.tokens, k - 1)
+                       for k, t in enumerate(s.tokens))
         if info.qtype == "who":
             return any(t.title or t.text == "ने" for t in s.tokens) or sum(
                 1 for t in s.tokens if t.text[:1].isupper()) >= 2
