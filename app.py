@@ -343,7 +343,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="app.py", description="Serve the Samachar QA chat.")
     p.add_argument("--host", default=os.environ.get("SAMACHAR_HOST") or DEFAULT_HOST,
                    help=f"address to listen on (default {DEFAULT_HOST} or $SAMACHAR_HOST)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("SAMACHAR_PORT") or DEFAULT_PORT),
+    p.add_argument("--port", type=int, default=os.environ.get("SAMACHAR_PORT") or DEFAULT_PORT,
                    help=f"port (default {DEFAULT_PORT} or $SAMACHAR_PORT)")
     p.add_argument("--corpus", type=Path, help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
@@ -369,14 +369,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = assistant.manifest.get("counts", {})
     print(f"Index ready: {counts.get('documents', '?')} articles, {counts.get('chunks', '?')} passages.",
           flush=True)
-    # The first question pays for lazy initialisation inside the model; pay it while the page loads instead.
-    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
     demo = build_app(assistant)
     try:
         url = launch(demo, host=args.host, port=args.port, block=False, quiet=True)
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    # The first question pays for lazy initialisation inside the model; pay it while the page loads instead.
+    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
     elapsed = time.perf_counter() - _LOAD_STARTED
     print(f"Serving the chat on {url} (started in {elapsed:.1f}s; Ctrl+C stops it).", flush=True)
     demo.block_thread()

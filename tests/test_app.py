@@ -284,3 +284,13 @@ def test_history_from_gradio_messages_or_turns() -> None:
     assert app.history_turns(messages) == [{"question": "प्रश्न", "answer": "उत्तर"}]
     turns = [{"question": "a", "answer": "b"}]
     assert app.history_turns(turns) == turns
+
+
+def test_host_and_port_from_flags_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = app.parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("SAMACHAR_HOST", "0.0.0.0")
+    monkeypatch.setenv("SAMACHAR_PORT", "8001")
+    args = app.parse_args(["--corpus", "news", "--index", "idx"])
+    assert (args.host, args.port, args.corpus, args.index) == ("0.0.0.0", 8001, Path("news"), Path("idx"))
+    assert app.parse_args(["--port", "9000"]).port == 9000
