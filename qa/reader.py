@@ -755,8 +755,8 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["many_lead"] = has_num and not toks[0].number
         elif qtype == "where":
             # "[कुआलालंपुर] में"; or a place qualifying the question's own noun: "[अमेरिका] यात्रा पर".
-            f["where_marker"] = bool(after and (after.text in _PLACE_POSTPOSITIONS or (
-                (after.q or after.f) and j + 1 < len(tokens) and tokens[j + 1].text in _PLACE_POSTPOSITIONS)))
+            f["where_marker"] = not has_title and bool(after and (after.text in _PLACE_POSTPOSITIONS or (
+                (after.q or after.f) and j + 1 < len(tokens) and tokens[j + 1].text in ("में", "पर"))))
             f["where_none"] = not f["where_marker"]
             f["where_number"] = has_num or kind == "date"
             f["where_title"] = has_title
@@ -1079,7 +1079,8 @@ class ExtractiveReader:
             # A place is named before में / से / पर / तक.
             toks = s.tokens
             return any(t.text in _PLACE_POSTPOSITIONS and k > 0 and (
-                _core(toks, k - 1) or (k > 1 and toks[k - 1].q and _core(toks, k - 2))) for k, t in enumerate(toks))
+                _core(toks, k - 1) or (k > 1 and t.text in ("में", "पर") and toks[k - 1].q and _core(toks, k - 2)))
+                for k, t in enumerate(toks))
         if info.qtype == "who":
             return any(t.title or t.text == "ने" for t in s.tokens) or sum(
                 1 for t in s.tokens if t.text[:1].isupper()) >= 2
