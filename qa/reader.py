@@ -503,6 +503,7 @@ def _units(tokens: list[Token]) -> list[tuple[int, int]]:
     return units
 
 
+_CASE_MARKERS = _nfc_set("ने को से में पर")
 _COORD = _nfc_set("और व तथा एवं या and or ,")
 _GENITIVE = _nfc_set("के की का 's of")
 
@@ -573,12 +574,22 @@ def candidate_spans(tokens: list[Token], info: QuestionInfo | None = None) -> li
             if stop is None:
                 stop = next((m for m in range(start, n) if tokens[m].punct and tokens[m].text in "।?!;"), n)
             i, j = start, stop
+            if lk is None:
+                # No left anchor: the slot starts after the last case marker ("प्रतियोगिता में [कबड्डी …]").
+                markers = [m for m in range(i, j - 1) if tokens[m].text in _CASE_MARKERS]
+                if markers:
+                    i = markers[-1] + 1
             while i < j and not _core(tokens, i):
                 i += 1
             while j > i and not _core(tokens, j - 1):
                 j -= 1
             if i < j and j - i <= 30 and (lk is not None or stop < n):
                 out.setdefault((i, j), "between")
+    # The last words of a run: the head of a phrase stands last in Hindi ("पिछले वर्ष [जयपुर] में").
+    for i, j in units:
+        for m in (1, 2):
+            if j - i > m and _core(tokens, j - m) and not tokens[j - m].punct:
+                out.setdefault((j - m, j), "tail")
     return [(i, j, kind) for (i, j), kind in out.items()]
 
 
@@ -660,12 +671,12 @@ SPAN_WEIGHTS = {
     "kind_genitive": -0.12, "kind_number": 0.06, "kind_title-name": -0.03, "kind_unit": 0.52,
     "left_aligned": 0.8, "left_any": 0.66, "left_exact": 0.76, "many_date": -0.52, "many_lead": -0.49,
     "many_none": -1.2, "many_number": 1.4, "marker": 1.01, "one_word": -0.49, "over_length": -0.24,
-    "plural_coord": 0.5, "proximity": 0.83, "raw_words": -0.13, "right_aligned": 0.4, "right_any": 0.23,
+    "plural_coord": 0.5, "coord_cut": -0.5, "proximity": 0.83, "raw_words": -0.13, "right_aligned": 0.4, "right_any": 0.23,
     "right_exact": 0.8, "starts_number": -0.12, "title_only": -1.5, "verbal_noun": -0.55, "what_len1": -0.15,
     "what_len2": -0.08, "what_len3": 0.1, "what_len4": 0.13, "when_date": 1.7, "when_len1": 0.04,
     "when_len3": -0.01, "when_len4": -0.03, "when_none": -0.8, "when_number": 0.29, "when_time": 0.5,
     "where_len1": -0.02, "where_len4": 0.02, "where_marker": 0.46, "where_none": -0.36, "where_number": -0.81,
-    "where_title": -0.4, "which_date": -0.34, "which_len1": -0.28, "which_len2": 0.15, "which_len3": 0.07,
+    "where_time": -1.5, "where_title": -0.4, "which_date": -0.34, "which_len1": -0.28, "which_len2": 0.15, "which_len3": 0.07,
     "which_len4": 0.06, "who_coord_titles": 1.5, "who_agent": 0.6, "who_date": -1.0, "who_latin": 0.47, "who_len1": -0.24,
     "who_len2": 0.13, "who_len3": -0.02, "who_len4": 0.13, "who_number": -0.67, "who_three_names": 0.15,
     "who_title": 1.0, "who_two_names": 0.3, "why_len1": -0.05, "why_len2": -0.03, "why_len3": 0.06,
@@ -760,9 +771,12 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["where_none"] = not f["where_marker"]
             f["where_number"] = has_num or kind == "date"
             f["where_title"] = has_title
+            f["where_time"] = has_time
         elif qtype == "which":
             f["which_date"] = kind == "date"
         f["plural_coord"] = info.plural and any(t.text.casefold() in _COORD for t in toks)
+        # A list cut short on the left ("[खो-खो और कुश्ती]" of "कबड्डी, खो-खो और कुश्ती").
+        f["coord_cut"] = before is not None and before.text.casefold() in _COORD and i > 1 and _core(tokens, i - 2)
         f["marker"] = bool(info.marker and after is not None and (
             after.text == info.marker or (info.marker == "ने" and after.text == "द्वारा")))
         if cross:
