@@ -195,6 +195,38 @@ def _answer_words(answer: str) -> str:
     return first
 
 
+def _substitute(previous: str, fragment: str) -> str | None:
+    """The previous question with the phrase the fragment stands in for replaced by the fragment, when both
+    share a frame: "… भारत की ओर से किसने की?" + "अमेरिका की ओर से" -> "… अमेरिका की ओर से किसने की?";
+    "… from the Indian side?" + "from the US side" -> "… from the US side?". None when there is no frame."""
+    frag = [(m.group().casefold(), m.start(), m.end()) for m in _WORD_RE.finditer(fragment)]
+    prev = [(m.group().casefold(), m.start(), m.end()) for m in _WORD_RE.finditer(previous)]
+    if len(frag) < 2:
+        return None
+    best: tuple[int, int, int] | None = None  # (shared words, window start, window end) in `prev`
+    for start in range(len(prev)):
+        for end in range(start + 2, min(len(prev), start + len(frag) + 3) + 1):
+            window = [w for w, _, _ in prev[start:end]]
+            f_words = [w for w, _, _ in frag]
+            p = 0
+            while p < min(len(window), len(f_words)) and window[p] == f_words[p]:
+                p += 1
+            s = 0
+            while (s < min(len(window), len(f_words)) - p and window[-1 - s] == f_words[-1 - s]):
+                s += 1
+            middle_prev, middle_frag = window[p:len(window) - s], f_words[p:len(f_words) - s]
+            # A real frame: two shared words at least, something different in the middle of both, and
+            # the window is framed exactly (its first and last words are shared ones or its middle).
+            if p + s >= 2 and middle_prev and middle_frag and middle_prev != middle_frag:
+                # The most shared words, then the tightest window.
+                if best is None or (p + s, start - end) > (best[0], best[1] - best[2]):
+                    best = (p + s, start, end)
+    if best is None:
+        return None
+    _, start, end = best
+    return previous[:prev[start][1]] + fragment + previous[prev[end - 1][2]:]
+
+
 def resolve_followup(question: str, history: Iterable[Any] | None) -> str:
     """The search query for `question` given the earlier turns: `question` itself when it stands alone or
     there is no history, else a rewrite that carries what the follow-up leaves out (see the module docstring).
@@ -209,10 +241,15 @@ def resolve_followup(question: str, history: Iterable[Any] | None) -> str:
     if not turns or not is_followup(question):
         return question
     previous = resolve_followup(turns[-1].question, turns[:-1])
-    words = _words(question)
+    words = _words(_strip_continuation(question))  # "What about …" asks nothing by itself
     if not _has_question_word(words):
         fragment = _strip_continuation(question).rstrip(" ?？!।")
-        return f"{previous.rstrip()} {fragment}".strip() if fragment else previous
+        if not fragment:
+            return previous
+        substituted = _substitute(previous, fragment)
+        if substituted is not None:
+            return substituted
+        return f"{previous.rstrip()} {fragment}".strip()
     context = " ".join(_content(_words(previous)))
     answer = _answer_words(turns[-1].answer)
     extra = " ".join(part for part in (context, answer) if part)

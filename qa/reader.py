@@ -357,6 +357,8 @@ def analyse_question(question: str) -> QuestionInfo:
     """Type, content words and the anchors around the question word."""
     tokens = tokenize(question)
     qtype = question_type(question)
+    if qtype == "what" and any(t.text.casefold() in _META_WORDS for t in tokens):
+        qtype = "which"  # "X का नाम क्या है": a name, not an explanation
     wh = next((i for i, t in enumerate(tokens) if t.text.casefold() in QUESTION_WORDS
                and t.text.casefold() not in ("सा", "सी", "से", "many", "much")), None)
     left = right = marker = None
@@ -639,9 +641,9 @@ def _aligned(tokens: list[Token], k: int, step: int, seq: Sequence[str], skip: s
             pass  # the question word's own noun ("किस [रूप] में") sits between the answer and the context
         elif t.func or (t.punct and t.text not in "।?!;"):
             crossed += 1
-            if crossed > 2:
+            if crossed > 3:  # "की ओर से"
                 break
-        elif t.q and t.norm == seq[count]:
+        elif (t.q or t.f) and t.norm == seq[count]:
             count += 1
             crossed = 0
         else:
@@ -671,7 +673,7 @@ SPAN_WEIGHTS = {
     "kind_genitive": -0.12, "kind_number": 0.06, "kind_title-name": -0.03, "kind_unit": 0.52,
     "left_aligned": 0.8, "left_any": 0.66, "left_exact": 0.76, "many_date": -0.52, "many_lead": -0.49,
     "many_none": -1.2, "many_number": 1.4, "marker": 1.01, "one_word": -0.49, "over_length": -0.24,
-    "plural_coord": 0.5, "coord_cut": -0.5, "proximity": 0.83, "raw_words": -0.13, "right_aligned": 0.4, "right_any": 0.23,
+    "plural_coord": 0.5, "head_next": 0.8, "coord_cut": -0.5, "proximity": 0.83, "raw_words": -0.13, "right_aligned": 0.4, "right_any": 0.23,
     "right_exact": 0.8, "starts_number": -0.12, "title_only": -1.5, "verbal_noun": -0.55, "what_len1": -0.15,
     "what_len2": -0.08, "what_len3": 0.1, "what_len4": 0.13, "when_date": 1.7, "when_len1": 0.04,
     "when_len3": -0.01, "when_len4": -0.03, "when_none": -0.8, "when_number": 0.29, "when_time": 0.5,
@@ -774,6 +776,8 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["where_time"] = has_time
         elif qtype == "which":
             f["which_date"] = kind == "date"
+        # "कितने [प्रतिनिधि]", "किस [पार्टी]": the answer stands right before the question word's noun.
+        f["head_next"] = bool(info.head and after is not None and after.norm == info.head)
         f["plural_coord"] = info.plural and any(t.text.casefold() in _COORD for t in toks)
         # A list cut short on the left ("[खो-खो और कुश्ती]" of "कबड्डी, खो-खो और कुश्ती").
         f["coord_cut"] = before is not None and before.text.casefold() in _COORD and i > 1 and _core(tokens, i - 2)
