@@ -13,7 +13,7 @@ folder (or a reachable model hub). transformers is imported only when such a rea
   `min_score` abstains.
 - ``hf-generate``: the passages and the question go into one prompt that asks for a short answer from the
   passages only. The generation is accepted only if the retrieved text supports it: its normalised form
-  (`qa.metrics.normalize_answer`) occurs in a chunk (the answer is then that exact slice of the chunk), or
+  (punctuation, case and spacing ignored) occurs in a chunk (the answer is then that exact slice of the chunk), or
   at least `min_overlap` of its tokens occur in one sentence (the answer is then the generation, citing that
   sentence). Otherwise the extractive reader answers instead (or abstains).
 """
@@ -209,17 +209,24 @@ _PROMPTS = {
 _UNKNOWN = {"पता नहीं", "unknown", "i don't know", "not found"}
 
 
+def _fold(text: str) -> str:
+    """Case-folded, without punctuation, symbols and zero-width characters (as `qa.metrics` normalises, but
+    keeping English articles, so that it can be applied one character at a time)."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold()
+                   if unicodedata.category(ch)[0] not in "PS" and unicodedata.category(ch) != "Cf")
+
+
 def supported_span(answer: str, text: str) -> tuple[int, int] | None:
-    """Where `answer` occurs in `text` once both are normalised (`qa.metrics.normalize_answer`: punctuation,
-    case and spacing ignored), as character offsets of `text` trimmed to words; None when it does not."""
-    target = normalize_answer(answer)
+    """Where `answer` occurs in `text` once both are normalised (punctuation, case and spacing ignored, as in
+    `qa.metrics.normalize_answer`), as character offsets of `text`; None when it does not."""
+    target = " ".join(_fold(answer).split())
     if not target:
         return None
     # Normalise `text` character by character, remembering where each kept character came from.
     kept: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(unicodedata.normalize("NFC", text)):
-        norm = normalize_answer(ch) if not ch.isspace() else " "
+        norm = " " if ch.isspace() else _fold(ch)
         if not norm:
             continue
         if norm == " " and (not kept or kept[-1] == " "):
