@@ -13,9 +13,9 @@ folder (or a reachable model hub). transformers is imported only when such a rea
   `min_score` abstains.
 - ``hf-generate``: the passages and the question go into one prompt that asks for a short answer from the
   passages only. The generation is accepted only if the retrieved text supports it: its normalised form
-  (punctuation, case and spacing ignored) occurs in a chunk (the answer is then that exact slice of the chunk), or
-  at least `min_overlap` of its tokens occur in one sentence (the answer is then the generation, citing that
-  sentence). Otherwise the extractive reader answers instead (or abstains).
+  (punctuation, case and spacing ignored) occurs in a chunk (the answer is then that exact slice of the
+  chunk), or at least `min_overlap` of its tokens occur in one sentence (the answer is then the generation,
+  citing that sentence). Otherwise the extractive reader answers instead (or abstains).
 """
 
 from __future__ import annotations
