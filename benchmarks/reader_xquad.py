@@ -38,8 +38,12 @@ TUNE_ARTICLES = 10  # the first 20% of XQuAD's 48 articles
 
 
 def gold_hit(doc_id: str, title: str, text: str) -> Hit:
-    return Hit(chunk=Chunk(id=f"{doc_id}#0", doc_id=doc_id, text=text, start=0, end=len(text)), title=title,
-               date=None, score=1.0)
+    return Hit(
+        chunk=Chunk(id=f"{doc_id}#0", doc_id=doc_id, text=text, start=0, end=len(text)),
+        title=title,
+        date=None,
+        score=1.0,
+    )
 
 
 def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec: str) -> dict:
@@ -69,7 +73,9 @@ def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec:
     for n, q in enumerate(questions, 1):
         title, text = by_id[q.doc_id]
         t0 = time.perf_counter()
-        answer = reader.read(q.question, [gold_hit(q.doc_id, title, text)], language=detect_language(q.question))
+        answer = reader.read(
+            q.question, [gold_hit(q.doc_id, title, text)], language=detect_language(q.question)
+        )
         latency.append((time.perf_counter() - t0) * 1000)
         span_em.append(M.exact_match("" if answer.abstained else answer.text, q.answers))
         span_f1.append(M.token_f1("" if answer.abstained else answer.text, q.answers))
@@ -97,17 +103,25 @@ def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec:
         "never_abstaining": {"exact_match": 100 * M.mean(span_em), "f1": 100 * M.mean(span_f1)},
         "read_latency_p50_ms": M.percentile(latency, 50),
         "read_latency_p95_ms": M.percentile(latency, 95),
-        "f1_by_question_type_never_abstaining": {k: {"n": len(v), "f1": 100 * M.mean(v)}
-                                                 for k, v in sorted(by_type.items())},
+        "f1_by_question_type_never_abstaining": {
+            k: {"n": len(v), "f1": 100 * M.mean(v)} for k, v in sorted(by_type.items())
+        },
         "anchor_mbert_zero_shot": {"f1": 59.2, "exact_match": 46.0},
-        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("test", "tune", "all"), default="test",
-                    help="test: articles 10-47 (report these); tune: articles 0-9 (used for tuning)")
+    ap.add_argument(
+        "--split",
+        choices=("test", "tune", "all"),
+        default="test",
+        help="test: articles 10-47 (report these); tune: articles 0-9 (used for tuning)",
+    )
     ap.add_argument("--limit", type=int, default=None, help="read only the first N questions")
     ap.add_argument("--reader", default="extractive", help="reader spec (see qa.hf_readers.build_reader)")
     ap.add_argument("--model", default=Settings().model)
@@ -115,19 +129,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
     report = run(args.split, args.limit, args.model, args.cache_dir, args.reader)
-    rows = [("questions", f"{report['questions']}"), ("exact match", f"{report['exact_match']:.1f}"),
-            ("token F1", f"{report['f1']:.1f}"), ("contains answer", f"{report['contains_answer']:.1f}"),
-            ("abstained", f"{report['abstention_rate']:.1f}%"),
-            ("never abstaining", f"F1 {report['never_abstaining']['f1']:.1f} / EM "
-                                 f"{report['never_abstaining']['exact_match']:.1f}"),
-            ("read p50 / p95", f"{report['read_latency_p50_ms']:.0f} / {report['read_latency_p95_ms']:.0f} ms"),
-            ("mBERT zero-shot", "F1 59.2 / EM 46.0")]
-    print(f"\nXQuAD-hi, gold paragraph, split {report['split']} (articles {report['articles']}), "
-          f"reader {report['reader']}")
+    rows = [
+        ("questions", f"{report['questions']}"),
+        ("exact match", f"{report['exact_match']:.1f}"),
+        ("token F1", f"{report['f1']:.1f}"),
+        ("contains answer", f"{report['contains_answer']:.1f}"),
+        ("abstained", f"{report['abstention_rate']:.1f}%"),
+        (
+            "never abstaining",
+            f"F1 {report['never_abstaining']['f1']:.1f} / EM {report['never_abstaining']['exact_match']:.1f}",
+        ),
+        ("read p50 / p95", f"{report['read_latency_p50_ms']:.0f} / {report['read_latency_p95_ms']:.0f} ms"),
+        ("mBERT zero-shot", "F1 59.2 / EM 46.0"),
+    ]
+    print(
+        f"\nXQuAD-hi, gold paragraph, split {report['split']} (articles {report['articles']}), "
+        f"reader {report['reader']}"
+    )
     for name, value in rows:
         print(f"  {name:<18} {value:>18}")
-    print("  F1 by question type (never abstaining): " + ", ".join(
-        f"{k} {v['f1']:.0f} (n={v['n']})" for k, v in report["f1_by_question_type_never_abstaining"].items()))
+    print(
+        "  F1 by question type (never abstaining): "
+        + ", ".join(
+            f"{k} {v['f1']:.0f} (n={v['n']})"
+            for k, v in report["f1_by_question_type_never_abstaining"].items()
+        )
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"reader_xquad-{report['reader'].replace(':', '_').replace('/', '_')}-{args.split}.json"
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -51,16 +51,20 @@ _EN_CONTINUATIONS = ("and", "what about", "how about", "also", "then", "and what
 _HI_PRONOUNS = _nfc_set("""उनकी उनके उनका उन्होंने उन्हें उनसे उनको उनमें उनपर वे उसने उसकी उसके उसका उसे उसको उससे
     उसमें इन्होंने इनकी इनके इनका इन्हें इनसे इसने वहाँ वहां तब""")
 _HI_DEMONSTRATIVES = _nfc_set("यह वह ये इस उस इन उन इसकी इसके इसका इसमें इससे इसे")
-_EN_PRONOUNS = frozenset("he she they him her his hers their theirs them it its there""".split())
+_EN_PRONOUNS = frozenset("he she they him her his hers their theirs them it its there".split())
 _EN_DEMONSTRATIVES = frozenset("this that these those".split())
 _QUESTION_WORDS = _nfc_set("""कौन कौनसा कौनसी कौनसे किसने किसके किसकी किसका किसे किसको किससे किन्होंने किनके
     किनकी किनका किनको किनसे किन्हें किस किन कब कहाँ कहां क्या क्यों कैसे कैसा कैसी कितने कितनी कितना किसलिए
     who whom whose what which when where why how""")
-_FUNCTION_WORDS = _nfc_set("""है हैं था थे थी थीं हो होता होती होते हुआ हुई हुए हुईं गया गई गए के की का कि को से ने
+_FUNCTION_WORDS = (
+    _nfc_set("""है हैं था थे थी थीं हो होता होती होते हुआ हुई हुए हुईं गया गई गए के की का कि को से ने
     में पर और एवं तथा व या यह ये वह वे इस उस इन उन एक भी तो ही जो कर करने करते करता किया किए किये ना नहीं न
     लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती जाते द्वारा ओर तरफ फिर सा सी से
     a an the and or but of to in on at by for with from as is are was were be been being do does did has have
-    had will would can could should may might shall about also so then side""") | _HI_PRONOUNS | _EN_PRONOUNS
+    had will would can could should may might shall about also so then side""")
+    | _HI_PRONOUNS
+    | _EN_PRONOUNS
+)
 # A previous answer longer than this (in words) is a passage, not a name worth carrying into the query.
 _MAX_ANSWER_WORDS = 12
 _MIN_STANDALONE_CONTENT = 3
@@ -80,8 +84,10 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-_FORMATS_HINT = ('a list of {"question": ..., "answer": ...} turns, Gradio messages '
-                 '({"role": "user"|"assistant", "content": ...}), or (question, answer) pairs')
+_FORMATS_HINT = (
+    'a list of {"question": ..., "answer": ...} turns, Gradio messages '
+    '({"role": "user"|"assistant", "content": ...}), or (question, answer) pairs'
+)
 
 
 def normalise_history(history: Iterable[Any] | None) -> list[Turn]:
@@ -120,7 +126,9 @@ def normalise_history(history: Iterable[Any] | None) -> list[Turn]:
             continue
         if isinstance(item, dict):
             if "question" not in item:
-                raise QuestionError(f"history turn {item!r} has no 'question'; history must be {_FORMATS_HINT}")
+                raise QuestionError(
+                    f"history turn {item!r} has no 'question'; history must be {_FORMATS_HINT}"
+                )
             turns.append(Turn(_text_of(item.get("question")), _text_of(item.get("answer"))))
         elif isinstance(item, (list, tuple)) and len(item) == 2:
             turns.append(Turn(_text_of(item[0]), _text_of(item[1])))
@@ -130,8 +138,11 @@ def normalise_history(history: Iterable[Any] | None) -> list[Turn]:
             raise QuestionError(f"history turn {item!r} is not understood; history must be {_FORMATS_HINT}")
     if pending is not None:
         turns.append(Turn(pending, ""))
-    return [Turn(unicodedata.normalize("NFC", t.question).strip(), unicodedata.normalize("NFC", t.answer).strip())
-            for t in turns if t.question.strip()]
+    return [
+        Turn(unicodedata.normalize("NFC", t.question).strip(), unicodedata.normalize("NFC", t.answer).strip())
+        for t in turns
+        if t.question.strip()
+    ]
 
 
 def _words(text: str) -> list[str]:
@@ -177,7 +188,7 @@ def _strip_continuation(question: str) -> str:
     low = text.casefold()
     for c in sorted(_EN_CONTINUATIONS, key=len, reverse=True):
         if low.startswith(c + " ") or low == c:
-            return text[len(c):].lstrip(" ,")
+            return text[len(c) :].lstrip(" ,")
     first = text.split(maxsplit=1)
     if first and first[0] in _HI_CONTINUATIONS:
         return first[1] if len(first) > 1 else ""
@@ -212,9 +223,9 @@ def _substitute(previous: str, fragment: str) -> str | None:
             while p < min(len(window), len(f_words)) and window[p] == f_words[p]:
                 p += 1
             s = 0
-            while (s < min(len(window), len(f_words)) - p and window[-1 - s] == f_words[-1 - s]):
+            while s < min(len(window), len(f_words)) - p and window[-1 - s] == f_words[-1 - s]:
                 s += 1
-            middle_prev, middle_frag = window[p:len(window) - s], f_words[p:len(f_words) - s]
+            middle_prev, middle_frag = window[p : len(window) - s], f_words[p : len(f_words) - s]
             # A real frame: two shared words at least, something different in the middle of both, and
             # the window is framed exactly (its first and last words are shared ones or its middle).
             if p + s >= 2 and middle_prev and middle_frag and middle_prev != middle_frag:
@@ -224,7 +235,7 @@ def _substitute(previous: str, fragment: str) -> str | None:
     if best is None:
         return None
     _, start, end = best
-    return previous[:prev[start][1]] + fragment + previous[prev[end - 1][2]:]
+    return previous[: prev[start][1]] + fragment + previous[prev[end - 1][2] :]
 
 
 def resolve_followup(question: str, history: Iterable[Any] | None) -> str:

@@ -35,7 +35,11 @@ from qa.types import Answer, Hit, Source
 
 HF_QA_PREFIX = "hf-qa:"
 HF_GENERATE_PREFIX = "hf-generate:"
-READER_CHOICES = ("extractive", f"{HF_QA_PREFIX}<model id or path>", f"{HF_GENERATE_PREFIX}<model id or path>")
+READER_CHOICES = (
+    "extractive",
+    f"{HF_QA_PREFIX}<model id or path>",
+    f"{HF_GENERATE_PREFIX}<model id or path>",
+)
 
 
 class ReaderSpecError(QAError, ValueError):
@@ -57,7 +61,7 @@ def build_reader(spec: str, encoder: Encoder, **options: Any) -> Reader:
         return ExtractiveReader(encoder, **options)
     for prefix, cls in ((HF_QA_PREFIX, HFQAReader), (HF_GENERATE_PREFIX, HFGenerativeReader)):
         if text.startswith(prefix):
-            model = text[len(prefix):].strip()
+            model = text[len(prefix) :].strip()
             if not model:
                 raise ReaderSpecError(f"Reader {spec!r} names no model; write {prefix}<model id or path>.")
             return cls(model, fallback=ExtractiveReader(encoder), **options)
@@ -68,14 +72,25 @@ def _import_transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:  # pragma: no cover - a dependency, but say how to fix it
-        raise ImportError("The hf-qa and hf-generate readers need transformers: pip install transformers") from exc
+        raise ImportError(
+            "The hf-qa and hf-generate readers need transformers: pip install transformers"
+        ) from exc
     return transformers
 
 
 def _source(hit: Hit, span: tuple[int, int] | None = None) -> Source:
     c = hit.chunk
-    return Source(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
-                  score=hit.score, answer_start=span[0] if span else None, answer_end=span[1] if span else None)
+    return Source(
+        doc_id=c.doc_id,
+        title=hit.title,
+        date=hit.date,
+        text=c.text,
+        start=c.start,
+        end=c.end,
+        score=hit.score,
+        answer_start=span[0] if span else None,
+        answer_end=span[1] if span else None,
+    )
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:
@@ -86,9 +101,15 @@ def _sentence_around(text: str, start: int, end: int) -> str:
 
 
 def _abstain(name: str, question: str, language: str, hits: Sequence[Hit], confidence: float = 0.0) -> Answer:
-    return Answer(question=question, text=ABSTAIN_MESSAGES[language], abstained=True,
-                  confidence=float(min(1.0, max(0.0, confidence))),
-                  sources=tuple(_source(h) for h in list(hits)[:2]), language=language, reader=name)
+    return Answer(
+        question=question,
+        text=ABSTAIN_MESSAGES[language],
+        abstained=True,
+        confidence=float(min(1.0, max(0.0, confidence))),
+        sources=tuple(_source(h) for h in list(hits)[:2]),
+        language=language,
+        reader=name,
+    )
 
 
 def _check_language(language: str) -> None:
@@ -110,8 +131,17 @@ class HFQAReader:
         max_length, stride: the window over long chunks, in model tokens.
     """
 
-    def __init__(self, model: str, *, fallback: Reader | None = None, min_score: float = 0.05, max_hits: int = 5,
-                 max_answer_tokens: int = 30, max_length: int = 384, stride: int = 128) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        fallback: Reader | None = None,
+        min_score: float = 0.05,
+        max_hits: int = 5,
+        max_answer_tokens: int = 30,
+        max_length: int = 384,
+        stride: int = 128,
+    ) -> None:
         self.model_name = model
         self.name = f"{HF_QA_PREFIX}{model}"
         self.fallback = fallback
@@ -131,8 +161,10 @@ class HFQAReader:
                     tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name)
                     model = transformers.AutoModelForQuestionAnswering.from_pretrained(self.model_name)
                 except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
-                    raise ModelError(f"Could not load the question-answering model {self.model_name!r}: {exc}. "
-                                     f"Give a local model folder or a model id the hub can serve.") from exc
+                    raise ModelError(
+                        f"Could not load the question-answering model {self.model_name!r}: {exc}. "
+                        f"Give a local model folder or a model id the hub can serve."
+                    ) from exc
                 model.eval()
                 self._loaded = (tokenizer, model)
             return self._loaded
@@ -142,9 +174,17 @@ class HFQAReader:
         import torch
 
         tokenizer, model = self._load()
-        enc = tokenizer(question, context, truncation="only_second", max_length=self.max_length,
-                        stride=self.stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-                        padding=True, return_tensors="pt")
+        enc = tokenizer(
+            question,
+            context,
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
+        )
         offsets = enc.pop("offset_mapping")
         enc.pop("overflow_to_sample_mapping", None)
         inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -161,7 +201,7 @@ class HFQAReader:
             lo, hi = ctx[0], ctx[-1]
             for i in range(lo, hi + 1):
                 j_max = min(hi, i + self.max_answer_tokens - 1)
-                j = i + int(torch.argmax(end_p[i:j_max + 1]))
+                j = i + int(torch.argmax(end_p[i : j_max + 1]))
                 score = float(start_p[i] * end_p[j])
                 s_char, e_char = int(offsets[w][i][0]), int(offsets[w][j][1])
                 if e_char <= s_char:
@@ -192,19 +232,31 @@ class HFQAReader:
         score, k, start, end = best
         hit = hits[k]
         text = hit.chunk.text[start:end]
-        return Answer(question=question, text=text, abstained=False, confidence=float(min(1.0, score)),
-                      sources=(_source(hit, (start, end)),), sentence=_sentence_around(hit.chunk.text, start, end),
-                      language=language, quoted=detect_language(text) != language, reader=self.name)
+        return Answer(
+            question=question,
+            text=text,
+            abstained=False,
+            confidence=float(min(1.0, score)),
+            sources=(_source(hit, (start, end)),),
+            sentence=_sentence_around(hit.chunk.text, start, end),
+            language=language,
+            quoted=detect_language(text) != language,
+            reader=self.name,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- generation
 
 _PROMPTS = {
-    "hi": ("नीचे दिए गए लेखों के अंशों से ही प्रश्न का छोटा उत्तर दीजिए। उत्तर अंशों के शब्दों में ही दें। "
-           "यदि उत्तर अंशों में नहीं है, तो केवल \"पता नहीं\" लिखिए।"),
-    "en": ("Answer the question briefly, using only the passages below and their own words (the passages are "
-           "in Hindi; quote the Hindi words). If the passages do not contain the answer, write only "
-           "\"unknown\"."),
+    "hi": (
+        "नीचे दिए गए लेखों के अंशों से ही प्रश्न का छोटा उत्तर दीजिए। उत्तर अंशों के शब्दों में ही दें। "
+        'यदि उत्तर अंशों में नहीं है, तो केवल "पता नहीं" लिखिए।'
+    ),
+    "en": (
+        "Answer the question briefly, using only the passages below and their own words (the passages are "
+        "in Hindi; quote the Hindi words). If the passages do not contain the answer, write only "
+        '"unknown".'
+    ),
 }
 _UNKNOWN = {"पता नहीं", "unknown", "i don't know", "not found"}
 
@@ -212,8 +264,11 @@ _UNKNOWN = {"पता नहीं", "unknown", "i don't know", "not found"}
 def _fold(text: str) -> str:
     """Case-folded, without punctuation, symbols and zero-width characters (as `qa.metrics` normalises, but
     keeping English articles, so that it can be applied one character at a time)."""
-    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold()
-                   if unicodedata.category(ch)[0] not in "PS" and unicodedata.category(ch) != "Cf")
+    return "".join(
+        ch
+        for ch in unicodedata.normalize("NFC", text).casefold()
+        if unicodedata.category(ch)[0] not in "PS" and unicodedata.category(ch) != "Cf"
+    )
 
 
 def supported_span(answer: str, text: str) -> tuple[int, int] | None:
@@ -260,15 +315,23 @@ class HFGenerativeReader:
     Args:
         model: a model id or a local folder with the model and its tokenizer.
         fallback: answers when the generation is unsupported (None: abstain instead).
-        min_overlap: the share of the answer's tokens one retrieved sentence must hold for a generation that is
-            not a verbatim slice of a chunk.
+        min_overlap: the share of the answer's tokens one retrieved sentence must hold for a generation
+            that is not a verbatim slice of a chunk.
         max_hits: how many chunks go into the prompt.
         max_new_tokens: the generation budget.
         max_prompt_tokens: passages are dropped from the end until the prompt fits.
     """
 
-    def __init__(self, model: str, *, fallback: Reader | None = None, min_overlap: float = 0.8, max_hits: int = 3,
-                 max_new_tokens: int = 48, max_prompt_tokens: int = 1536) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        fallback: Reader | None = None,
+        min_overlap: float = 0.8,
+        max_hits: int = 3,
+        max_new_tokens: int = 48,
+        max_prompt_tokens: int = 1536,
+    ) -> None:
         self.model_name = model
         self.name = f"{HF_GENERATE_PREFIX}{model}"
         self.fallback = fallback
@@ -287,8 +350,10 @@ class HFGenerativeReader:
                     tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name)
                     model = transformers.AutoModelForCausalLM.from_pretrained(self.model_name)
                 except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
-                    raise ModelError(f"Could not load the generative model {self.model_name!r}: {exc}. "
-                                     f"Give a local model folder or a model id the hub can serve.") from exc
+                    raise ModelError(
+                        f"Could not load the generative model {self.model_name!r}: {exc}. "
+                        f"Give a local model folder or a model id the hub can serve."
+                    ) from exc
                 model.eval()
                 self._loaded = (tokenizer, model)
             return self._loaded
@@ -306,13 +371,14 @@ class HFGenerativeReader:
         tokenizer, model = self._load()
         text = prompt
         if getattr(tokenizer, "chat_template", None):
-            text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
         enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=self.max_prompt_tokens)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with self._lock, torch.no_grad():
             out = model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad)
-        generated = tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        generated = tokenizer.decode(out[0][enc["input_ids"].shape[1] :], skip_special_tokens=True)
         return generated.strip().split("\n")[0].strip().strip("\"'“”")
 
     def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
@@ -330,17 +396,27 @@ class HFGenerativeReader:
             return replace(fallback, reader=f"{self.name} -> {fallback.reader}")
         return _abstain(self.name, question, language, hits)
 
-    def grounded_answer(self, question: str, generated: str, hits: Sequence[Hit], language: str) -> Answer | None:
+    def grounded_answer(
+        self, question: str, generated: str, hits: Sequence[Hit], language: str
+    ) -> Answer | None:
         """An Answer for `generated` if the retrieved text supports it, else None."""
         if not generated or normalize_answer(generated) in {normalize_answer(u) for u in _UNKNOWN}:
             return None
         for hit in hits:
             span = supported_span(generated, hit.chunk.text)
             if span is not None:
-                text = hit.chunk.text[span[0]:span[1]]
-                return Answer(question=question, text=text, abstained=False, confidence=0.8,
-                              sources=(_source(hit, span),), sentence=_sentence_around(hit.chunk.text, *span),
-                              language=language, quoted=detect_language(text) != language, reader=self.name)
+                text = hit.chunk.text[span[0] : span[1]]
+                return Answer(
+                    question=question,
+                    text=text,
+                    abstained=False,
+                    confidence=0.8,
+                    sources=(_source(hit, span),),
+                    sentence=_sentence_around(hit.chunk.text, *span),
+                    language=language,
+                    quoted=detect_language(text) != language,
+                    reader=self.name,
+                )
         best: tuple[float, Hit, str] | None = None
         for hit in hits:
             for s, e in split_sentences(hit.chunk.text):
@@ -352,6 +428,14 @@ class HFGenerativeReader:
             return None
         overlap, hit, sentence = best
         # Supported but not verbatim: the generation is the answer, the sentence is its citation (no span).
-        return Answer(question=question, text=generated, abstained=False, confidence=0.6 * overlap,
-                      sources=(_source(hit),), sentence=sentence, language=language,
-                      quoted=False, reader=self.name)
+        return Answer(
+            question=question,
+            text=generated,
+            abstained=False,
+            confidence=0.6 * overlap,
+            sources=(_source(hit),),
+            sentence=sentence,
+            language=language,
+            quoted=False,
+            reader=self.name,
+        )

@@ -1,7 +1,8 @@
 """Readers turn retrieved passages into a short answer; `ExtractiveReader` is the default.
 
-No model beyond the embedding model: no multilingual extractive-QA model or instruction-tuned LLM ships on PyPI,
-so the default reader is a set of general rules over the retrieved text, scored with the embedding model.
+No model beyond the embedding model: no multilingual extractive-QA model or instruction-tuned LLM ships on
+PyPI, so the default reader is a set of general rules over the retrieved text, scored with the embedding
+model.
 (`qa/hf_readers.py` plugs in a transformers model where one is available.)
 
 How `ExtractiveReader` answers
@@ -74,7 +75,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -93,8 +94,7 @@ class Reader(Protocol):
 
     name: str
 
-    def read(self, question: str, hits: Sequence[Hit], *, language: str,
-             focus: str | None = None) -> Answer:
+    def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
         """Answer `question` from `hits`.
 
         Args:
@@ -109,16 +109,16 @@ class Reader(Protocol):
 
 # ---------------------------------------------------------------------------------------------- word lists
 
+
 def _nfc_set(words: str) -> frozenset[str]:
     return frozenset(unicodedata.normalize("NFC", w) for w in words.split())
 
 
 # Case markers and postpositions: they end a noun phrase and never start an answer.
-POSTPOSITIONS = _nfc_set("""ने को से में पर के की का तक द्वारा लिए लिये साथ बाद दौरान बीच ओर तरफ अनुसार बारे प्रति
-    जैसे जैसी जैसा बिना समेत सहित विरुद्ध खिलाफ़ खिलाफ ख़िलाफ़ पास ऊपर नीचे अंदर भीतर बाहर सामने पीछे आगे जरिए ज़रिए तहत वाले वाली
-    वाला मे
-    of to in on at by for with from as into about over under after before during between against without within
-    through since until upon""")
+POSTPOSITIONS = _nfc_set("""ने को से में पर के की का तक द्वारा लिए लिये साथ बाद दौरान बीच ओर तरफ अनुसार
+    बारे प्रति जैसे जैसी जैसा बिना समेत सहित विरुद्ध खिलाफ़ खिलाफ ख़िलाफ़ पास ऊपर नीचे अंदर भीतर बाहर सामने पीछे आगे जरिए
+    ज़रिए तहत वाले वाली वाला मे of to in on at by for with from as into about over under after before
+    during between against without within through since until upon""")
 CONJUNCTIONS = _nfc_set("""और व तथा एवं या अथवा लेकिन किंतु किन्तु परंतु परन्तु जबकि कि जो जिसने जिसके जिसकी जिसका
     जिन्होंने जिसमें जिनमें जिनके जिनकी जिसे जिन्हें जहां जहाँ जब तब तो भी ही यदि अगर क्योंकि इसलिए ताकि बल्कि
     and or but that which who whom whose while when where because""")
@@ -161,15 +161,17 @@ PLACE_MARKERS = _nfc_set("में से पर तक के की का")
 
 _WORD_RE = re.compile(
     r"[0-9\u0966-\u096F]+(?:[.,:/][0-9\u0966-\u096F]+)*[\u0900-\u097F\w]*"  # numbers, "22वीं", "3.5"
-    r"|[\w\u0900-\u0963\u0971-\u097F]+(?:['’][\w\u0900-\u0963\u0971-\u097F]+)*"  # words ("सह", "-", "अध्यक्षता")
+    # words; a hyphen is a token of its own ("सह", "-", "अध्यक्षता")
+    r"|[\w\u0900-\u0963\u0971-\u097F]+(?:['’][\w\u0900-\u0963\u0971-\u097F]+)*"
     r"|[^\s\w\u0900-\u097F]"  # one punctuation mark
 )
 _DIGIT_RE = re.compile(r"[0-9\u0966-\u096F]")
 # Light stemming: the longest matching suffix is dropped when at least two characters stay.
 _SUFFIXES = sorted(
-    (unicodedata.normalize("NFC", s) for s in
-     "ियों ियाँ ियां ाओं ाएं ाएँ ीय ों ें ीं ाँ ां ी े ा ो ि ु ू".split()),
-    key=len, reverse=True)
+    (unicodedata.normalize("NFC", s) for s in "ियों ियाँ ियां ाओं ाएं ाएँ ीय ों ें ीं ाँ ां ी े ा ो ि ु ू".split()),
+    key=len,
+    reverse=True,
+)
 _EXPLANATION_TYPES = {"why", "how", "yesno"}
 _SHORT_TYPES = {"who", "when", "where", "how_many", "which"}
 
@@ -181,7 +183,7 @@ def normalise_word(word: str) -> str:
     w = "".join(lexical_tokenize(word, stopwords=False))
     if not w:
         return word.casefold()
-    if "\u0900" <= w[0] <= "\u097F":
+    if "\u0900" <= w[0] <= "\u097f":
         for suffix in _SUFFIXES:
             if w.endswith(suffix) and len(w) - len(suffix) >= 2:
                 return w[: -len(suffix)]
@@ -194,8 +196,7 @@ def normalise_word(word: str) -> str:
 # ---------------------------------------------------------------------------------------------- tokens
 
 # Devanagari consonants as Latin consonants, for matching names and loanwords across scripts.
-_DEV_CONSONANTS = dict(zip("कखगघङ" "चछजझञ" "टठडढण" "तथदधन" "पफबभम" "यरलव" "शषसह" "ळ",
-                           "kkggn" "ccjjn" "ttddn" "ttddn" "pfbbm" "yrlv" "sssh" "l"))
+_DEV_CONSONANTS = dict(zip("कखगघङचछजझञटठडढणतथदधनपफबभमयरलवशषसहळ", "kkggnccjjnttddnttddnpfbbmyrlvssshl"))
 _LETTER_NAMES = _nfc_set("""ए बी सी डी ई एफ जी एच आई जे के एल एम एन ओ पी क्यू आर एस टी यू वी डब्ल्यू एक्स
     वाई जेड""")
 
@@ -205,7 +206,7 @@ def skeleton(word: str) -> str:
     "ड्रिस्कॉल" -> "drskl"): a crude transliteration key for names and loanwords."""
     w = unicodedata.normalize("NFC", word).casefold()
     out: list[str] = []
-    if w and "\u0900" <= w[0] <= "\u097F":
+    if w and "\u0900" <= w[0] <= "\u097f":
         for ch in unicodedata.normalize("NFD", w):
             if ch in _DEV_CONSONANTS:
                 out.append(_DEV_CONSONANTS[ch])
@@ -215,8 +216,21 @@ def skeleton(word: str) -> str:
         w = re.sub(r"[^a-z]", "", w)
         w = re.sub(r"tion", "shn", w)
         w = re.sub(r"m(?=[pb])", "n", w)
-        for a, b in (("ph", "f"), ("th", "t"), ("dh", "d"), ("kh", "k"), ("gh", "g"), ("bh", "b"),
-                     ("ch", "C"), ("sh", "s"), ("ck", "k"), ("q", "k"), ("x", "ks"), ("w", "v"), ("z", "j")):
+        for a, b in (
+            ("ph", "f"),
+            ("th", "t"),
+            ("dh", "d"),
+            ("kh", "k"),
+            ("gh", "g"),
+            ("bh", "b"),
+            ("ch", "C"),
+            ("sh", "s"),
+            ("ck", "k"),
+            ("q", "k"),
+            ("x", "ks"),
+            ("w", "v"),
+            ("z", "j"),
+        ):
             w = w.replace(a, b)
         w = re.sub(r"c(?=[eiy])", "s", w).replace("c", "k").replace("C", "c")
         out = [ch for ch in w if ch not in "aeiouy"]
@@ -266,18 +280,34 @@ def tokenize(text: str) -> list[Token]:
     tokens = []
     for t, start, end in _pieces(text):
         low = t.casefold()
-        punct = not (t[0].isalnum() or "\u0900" <= t[0] <= "\u097F")
+        punct = not (t[0].isalnum() or "\u0900" <= t[0] <= "\u097f")
         number = bool(_DIGIT_RE.match(t)) or low in NUMBER_WORDS
         post = low in POSTPOSITIONS
         conj = low in CONJUNCTIONS
-        func = (post or conj or low in AUXILIARIES or low in DETERMINERS or low in QUESTION_WORDS) and not number
+        func = (
+            post or conj or low in AUXILIARIES or low in DETERMINERS or low in QUESTION_WORDS
+        ) and not number
         if number and _DIGIT_RE.match(t):
             norm = "".join(lexical_tokenize(re.match(r"[0-9\u0966-\u096F]+", t).group(), stopwords=False))
         else:
             norm = normalise_word(t)
-        tokens.append(Token(t, start, end, norm, "" if punct or number else skeleton(t),
-                            "\u0900" <= t[0] <= "\u097F", punct, func, post, conj, low in TITLES, number,
-                            low in TIME_WORDS or low in MONTHS or low in WEEKDAYS))
+        tokens.append(
+            Token(
+                t,
+                start,
+                end,
+                norm,
+                "" if punct or number else skeleton(t),
+                "\u0900" <= t[0] <= "\u097f",
+                punct,
+                func,
+                post,
+                conj,
+                low in TITLES,
+                number,
+                low in TIME_WORDS or low in MONTHS or low in WEEKDAYS,
+            )
+        )
     return tokens
 
 
@@ -345,6 +375,7 @@ def mark_tokens(tokens: list[Token], words: Sequence[QWord], attr: str = "q") ->
 
 # ---------------------------------------------------------------------------------------------- the question
 
+
 @dataclass(frozen=True)
 class QuestionInfo:
     text: str
@@ -365,9 +396,26 @@ class QuestionInfo:
 
 
 _WH_DETERMINERS = _nfc_set("किस किन कौन कौनसा कौनसी कौनसे कितने कितनी कितना which what how")
-_WH_MARKERS = {"किसने": "ने", "किन्होंने": "ने", "किसको": "को", "किसे": "को", "किन्हें": "को", "किनको": "को",
-               "किससे": "से", "किनसे": "से", "किसके": "के", "किनके": "के", "किसकी": "की", "किनकी": "की",
-               "किसका": "का", "किनका": "का", "किसपर": "पर", "किसमें": "में", "कहाँ": "में", "कहां": "में"}
+_WH_MARKERS = {
+    "किसने": "ने",
+    "किन्होंने": "ने",
+    "किसको": "को",
+    "किसे": "को",
+    "किन्हें": "को",
+    "किनको": "को",
+    "किससे": "से",
+    "किनसे": "से",
+    "किसके": "के",
+    "किनके": "के",
+    "किसकी": "की",
+    "किनकी": "की",
+    "किसका": "का",
+    "किनका": "का",
+    "किसपर": "पर",
+    "किसमें": "में",
+    "कहाँ": "में",
+    "कहां": "में",
+}
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -376,27 +424,41 @@ def analyse_question(question: str) -> QuestionInfo:
     qtype = question_type(question)
     if qtype == "what" and any(t.text.casefold() in _META_WORDS for t in tokens):
         qtype = "which"  # "X का नाम क्या है": a name, not an explanation
-    wh = next((i for i, t in enumerate(tokens) if t.text.casefold() in QUESTION_WORDS
-               and t.text.casefold() not in ("सा", "सी", "से", "many", "much")), None)
+    wh = next(
+        (
+            i
+            for i, t in enumerate(tokens)
+            if t.text.casefold() in QUESTION_WORDS
+            and t.text.casefold() not in ("सा", "सी", "से", "many", "much")
+        ),
+        None,
+    )
     left = right = marker = None
     plural = False
     left_seq: list[str] = []
     right_seq: list[str] = []
     head = None
     if wh is not None:
-        left_seq = [t.norm for t in reversed(tokens[:wh]) if not (t.func or t.punct)
-                    and t.text.casefold() not in _META_WORDS][:4]
-        right_seq = [t.norm for t in tokens[wh + 1:] if not (t.func or t.punct)
-                     and t.text.casefold() not in _META_WORDS][:4]
+        left_seq = [
+            t.norm
+            for t in reversed(tokens[:wh])
+            if not (t.func or t.punct) and t.text.casefold() not in _META_WORDS
+        ][:4]
+        right_seq = [
+            t.norm
+            for t in tokens[wh + 1 :]
+            if not (t.func or t.punct) and t.text.casefold() not in _META_WORDS
+        ][:4]
         wh_word = tokens[wh].text.casefold()
         for t in reversed(tokens[:wh]):
             if not (t.func or t.punct) and t.text.casefold() not in _META_WORDS:
                 left = t.norm
                 break
-        after = tokens[wh + 1:]
+        after = tokens[wh + 1 :]
         marker = _WH_MARKERS.get(wh_word)
         plural = wh_word in ("किन", "किन्होंने", "किनके", "किनकी", "किनका") or (
-            wh_word == "कौन" and bool(after) and after[0].text == "से")
+            wh_word == "कौन" and bool(after) and after[0].text == "से"
+        )
         # "किस देश में", "कितने वर्षों के लिए": skip the noun the question word qualifies, take its marker.
         for t in after[:4]:
             if t.post:
@@ -410,11 +472,23 @@ def analyse_question(question: str) -> QuestionInfo:
             if first is not None and first.norm == right_seq[0]:
                 head = right_seq.pop(0)
         right = right_seq[0] if right_seq else None
-    return QuestionInfo(question, qtype, detect_language(question), tuple(question_words(question)), left, right,
-                        marker, plural, tuple(left_seq), tuple(right_seq), head)
+    return QuestionInfo(
+        question,
+        qtype,
+        detect_language(question),
+        tuple(question_words(question)),
+        left,
+        right,
+        marker,
+        plural,
+        tuple(left_seq),
+        tuple(right_seq),
+        head,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- spans
+
 
 @dataclass(frozen=True)
 class Span:
@@ -428,15 +502,19 @@ class Span:
 
 _DATE_RES = [
     # "3 व 4 नवम्बर", "5 नवंबर 2025", "25 जनवरी, 2026"
-    (r"[0-9\u0966-\u096F]{1,2}(?:\s*(?:व|और|से|-|–|,)\s*[0-9\u0966-\u096F]{1,2})?\s+(?:{m})"
-     r"(?:\s*,?\s*[0-9\u0966-\u096F]{4})?"),
+    (
+        r"[0-9\u0966-\u096F]{1,2}(?:\s*(?:व|और|से|-|–|,)\s*[0-9\u0966-\u096F]{1,2})?\s+(?:{m})"
+        r"(?:\s*,?\s*[0-9\u0966-\u096F]{4})?"
+    ),
     # "January 25, 2026", "नवंबर 2025"
     r"(?:{m})\s+[0-9\u0966-\u096F]{1,4}(?:\s*,\s*[0-9\u0966-\u096F]{4})?",
     # "बीते शुक्रवार", "पिछले नवंबर महीने"
     r"(?:(?:बीते|पिछले|अगले|इसी|उसी|इस)\s+)?(?:{m}|{w})(?:\s+(?:महीने|माह))?",
     # "1990", "1990 के दशक", "सन् 1857", "1914-18"
-    (r"(?:सन्?\s+)?[0-9\u0966-\u096F]{4}(?:\s*(?:-|–|से)\s*[0-9\u0966-\u096F]{2,4})?"
-     r"(?:\s+(?:ई\.?|ईस्वी|ईसा\s+पूर्व|के\s+दशक|की\s+शताब्दी|में)(?=\s|$|[,।]))?"),
+    (
+        r"(?:सन्?\s+)?[0-9\u0966-\u096F]{4}(?:\s*(?:-|–|से)\s*[0-9\u0966-\u096F]{2,4})?"
+        r"(?:\s+(?:ई\.?|ईस्वी|ईसा\s+पूर्व|के\s+दशक|की\s+शताब्दी|में)(?=\s|$|[,।]))?"
+    ),
 ]
 
 
@@ -450,7 +528,7 @@ DATE_PATTERNS = _date_res()
 
 
 def _is_letter(ch: str) -> bool:
-    return ch.isalnum() or "\u0900" <= ch <= "\u097F"
+    return ch.isalnum() or "\u0900" <= ch <= "\u097f"
 
 
 def _token_span(tokens: list[Token], start: int, end: int) -> tuple[int, int] | None:
@@ -468,12 +546,14 @@ def _is_initial(tokens: list[Token], k: int) -> bool:
     prev, nxt = tokens[k - 1], tokens[k + 1]
     if nxt.text == "." and k + 2 < len(tokens):
         nxt = tokens[k + 2]
-    name_like = not (prev.func or prev.punct or prev.q or prev.number) and not (nxt.func or nxt.punct or nxt.q)
+    name_like = not (prev.func or prev.punct or prev.q or prev.number) and not (
+        nxt.func or nxt.punct or nxt.q
+    )
     if len(t.text) == 1 and t.text.isupper():
         return name_like
     if t.text in _LETTER_NAMES:
         # "के" is far more often a postposition: only inside a name that a title opens.
-        return name_like and any(x.title for x in tokens[max(0, k - 4):k])
+        return name_like and any(x.title for x in tokens[max(0, k - 4) : k])
     return False
 
 
@@ -493,9 +573,12 @@ def _core(tokens: list[Token], k: int) -> bool:
         return False
     if t.punct:
         # A joiner inside a word ("यूएस-इंडिया", "O’Brien"), touching the words on both sides.
-        return _is_initial_dot(tokens, k) or (t.text in "-–/&'’" and 0 < k < len(tokens) - 1
-                                              and tokens[k - 1].end == t.start == tokens[k - 1].end
-                                              and tokens[k + 1].start == t.end)
+        return _is_initial_dot(tokens, k) or (
+            t.text in "-–/&'’"
+            and 0 < k < len(tokens) - 1
+            and tokens[k - 1].end == t.start == tokens[k - 1].end
+            and tokens[k + 1].start == t.end
+        )
     if t.number:
         return True
     if t.func:
@@ -512,8 +595,16 @@ def _units(tokens: list[Token]) -> list[tuple[int, int]]:
             k += 1
             continue
         i = k
-        while k < n and (_core(tokens, k) or (tokens[k].text.casefold() in NAME_GLUE and not tokens[k].q
-                                              and k + 1 < n and _core(tokens, k + 1) and k > i)):
+        while k < n and (
+            _core(tokens, k)
+            or (
+                tokens[k].text.casefold() in NAME_GLUE
+                and not tokens[k].q
+                and k + 1 < n
+                and _core(tokens, k + 1)
+                and k > i
+            )
+        ):
             k += 1
         while k - 1 > i and tokens[k - 1].punct:
             k -= 1
@@ -555,7 +646,7 @@ def candidate_spans(tokens: list[Token], info: QuestionInfo | None = None) -> li
         # Coordination chains ("X, Y और Z", "3 व 4 नवम्बर") and genitive phrases ("अमेरिका के हवाई").
         end = j
         for b in range(a + 1, min(a + 7, len(units))):
-            gap = tokens[end:units[b][0]]
+            gap = tokens[end : units[b][0]]
             if not gap or len(gap) > 2 or any(t.q for t in gap):
                 break
             glue = {t.text.casefold() for t in gap}
@@ -573,8 +664,13 @@ def candidate_spans(tokens: list[Token], info: QuestionInfo | None = None) -> li
         if tokens[k].text not in ("ने", "द्वारा"):
             continue
         i = k
-        while i > 0 and not tokens[i - 1].q and not (tokens[i - 1].punct and not _is_initial_dot(tokens, i - 1)
-                                                      and tokens[i - 1].text not in "-–"):
+        while (
+            i > 0
+            and not tokens[i - 1].q
+            and not (
+                tokens[i - 1].punct and not _is_initial_dot(tokens, i - 1) and tokens[i - 1].text not in "-–"
+            )
+        ):
             i -= 1
         while i < k and not _core(tokens, i):
             i += 1
@@ -682,26 +778,101 @@ _TYPE_LENGTH = {"who": 5, "when": 5, "where": 4, "how_many": 3, "which": 6, "wha
 #: Span-score weights. Set by hand from the rules' intent, then adjusted on the XQuAD-hi tuning split (the
 #: first 20% of its articles) and the seed dev set; see benchmarks/reader_xquad.py.
 SPAN_WEIGHTS = {
-    "after_glue": -0.5, "after_post": 0.14, "agent_not_who": -0.29, "before_verb": -0.76,
-    "between_copula": 1.0, "between_full": 1.0, "cross_aligned": 0.4, "cross_anchor": 1.0, "cut": -0.32,
-    "focus": 1.2, "focus_before": 0.3, "how_len1": -0.08, "how_len2": 0.01, "how_len3": 0.01,
-    "how_len4": 0.06, "how_many_len1": 0.33, "how_many_len2": -0.15, "how_many_len3": -0.07,
-    "how_many_len4": -0.12, "kind_agent": -0.04, "kind_between": 0.2, "kind_coord": -0.08,
-    "kind_genitive": -0.12, "kind_number": 0.06, "kind_title-name": -0.03, "kind_unit": 0.52,
-    "left_aligned": 0.8, "left_any": 0.66, "left_exact": 0.76, "many_date": -0.52, "many_lead": -0.49,
-    "many_none": -1.2, "many_number": 1.4, "marker": 1.01, "one_word": -0.49, "over_length": -0.24,
-    "plural_coord": 0.5, "head_next": 0.8, "coord_cut": -0.5, "proximity": 0.83, "raw_words": -0.13, "right_aligned": 0.4, "right_any": 0.23,
-    "right_exact": 0.8, "starts_number": -0.12, "title_only": -1.5, "verbal_noun": -0.55, "what_len1": -0.15,
-    "what_len2": -0.08, "what_len3": 0.1, "what_len4": 0.13, "when_date": 1.7, "when_len1": 0.04,
-    "when_len3": -0.01, "when_len4": -0.03, "when_none": -0.8, "when_number": 0.29, "when_time": 0.5,
-    "where_len1": -0.02, "where_len4": 0.02, "where_marker": 0.46, "where_none": -0.36, "where_number": -0.81,
-    "where_time": -1.5, "where_title": -0.4, "which_date": -0.34, "which_len1": -0.28, "which_len2": 0.15, "which_len3": 0.07,
-    "which_len4": 0.06, "who_coord_titles": 1.5, "who_agent": 0.6, "who_date": -1.0, "who_latin": 0.47, "who_len1": -0.24,
-    "who_len2": 0.13, "who_len3": -0.02, "who_len4": 0.13, "who_number": -0.67, "who_three_names": 0.15,
-    "who_title": 1.0, "who_two_names": 0.3, "why_len1": -0.05, "why_len2": -0.03, "why_len3": 0.06,
-    "why_len4": 0.02, "window_both": 0.15, "window_left_other": 0.05, "window_left_seq": 0.1,
-    "window_right_other": 0.23, "window_right_seq": 0.31, "window_wide": 0.22, "words": 0.06,
-    "yesno_len1": -0.03, "yesno_len2": 0.03,
+    "after_glue": -0.5,
+    "after_post": 0.14,
+    "agent_not_who": -0.29,
+    "before_verb": -0.76,
+    "between_copula": 1.0,
+    "between_full": 1.0,
+    "cross_aligned": 0.4,
+    "cross_anchor": 1.0,
+    "cut": -0.32,
+    "focus": 1.2,
+    "focus_before": 0.3,
+    "how_len1": -0.08,
+    "how_len2": 0.01,
+    "how_len3": 0.01,
+    "how_len4": 0.06,
+    "how_many_len1": 0.33,
+    "how_many_len2": -0.15,
+    "how_many_len3": -0.07,
+    "how_many_len4": -0.12,
+    "kind_agent": -0.04,
+    "kind_between": 0.2,
+    "kind_coord": -0.08,
+    "kind_genitive": -0.12,
+    "kind_number": 0.06,
+    "kind_title-name": -0.03,
+    "kind_unit": 0.52,
+    "left_aligned": 0.8,
+    "left_any": 0.66,
+    "left_exact": 0.76,
+    "many_date": -0.52,
+    "many_lead": -0.49,
+    "many_none": -1.2,
+    "many_number": 1.4,
+    "marker": 1.01,
+    "one_word": -0.49,
+    "over_length": -0.24,
+    "plural_coord": 0.5,
+    "head_next": 0.8,
+    "coord_cut": -0.5,
+    "proximity": 0.83,
+    "raw_words": -0.13,
+    "right_aligned": 0.4,
+    "right_any": 0.23,
+    "right_exact": 0.8,
+    "starts_number": -0.12,
+    "title_only": -1.5,
+    "verbal_noun": -0.55,
+    "what_len1": -0.15,
+    "what_len2": -0.08,
+    "what_len3": 0.1,
+    "what_len4": 0.13,
+    "when_date": 1.7,
+    "when_len1": 0.04,
+    "when_len3": -0.01,
+    "when_len4": -0.03,
+    "when_none": -0.8,
+    "when_number": 0.29,
+    "when_time": 0.5,
+    "where_len1": -0.02,
+    "where_len4": 0.02,
+    "where_marker": 0.46,
+    "where_none": -0.36,
+    "where_number": -0.81,
+    "where_time": -1.5,
+    "where_title": -0.4,
+    "which_date": -0.34,
+    "which_len1": -0.28,
+    "which_len2": 0.15,
+    "which_len3": 0.07,
+    "which_len4": 0.06,
+    "who_coord_titles": 1.5,
+    "who_agent": 0.6,
+    "who_date": -1.0,
+    "who_latin": 0.47,
+    "who_len1": -0.24,
+    "who_len2": 0.13,
+    "who_len3": -0.02,
+    "who_len4": 0.13,
+    "who_number": -0.67,
+    "who_three_names": 0.15,
+    "who_title": 1.0,
+    "who_two_names": 0.3,
+    "why_len1": -0.05,
+    "why_len2": -0.03,
+    "why_len3": 0.06,
+    "why_len4": 0.02,
+    "window_both": 0.15,
+    "window_left_other": 0.05,
+    "window_left_seq": 0.1,
+    "window_right_other": 0.23,
+    "window_right_seq": 0.31,
+    "window_wide": 0.22,
+    "words": 0.06,
+    "yesno_len1": -0.03,
+    "yesno_len2": 0.03,
 }
 
 
@@ -717,7 +888,8 @@ def _split_coord(toks: list[Token]) -> list[list[Token]]:
 
 def _effective_lengths(toks: list[Token]) -> list[int]:
     """Word counts of the parts of a span split at coordinating words; a part holding a title counts from its
-    last title on (the name), so "भारत की ओर से … एयर मार्शल अशुतोष दीक्षित" is as long as "मार्शल अशुतोष दीक्षित"."""
+    last title on (the name), so "भारत की ओर से … एयर मार्शल अशुतोष दीक्षित" is as long as
+    "मार्शल अशुतोष दीक्षित"."""
     parts: list[list[Token]] = [[]]
     for t in toks:
         if t.text.casefold() in _COORD:
@@ -731,7 +903,9 @@ def _effective_lengths(toks: list[Token]) -> list[int]:
     return sizes
 
 
-def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> list[tuple[int, int, str, dict[str, float]]]:
+def span_features(
+    info: QuestionInfo, sentence: str, tokens: list[Token]
+) -> list[tuple[int, int, str, dict[str, float]]]:
     """Candidate spans of a sentence whose tokens are already marked (`q`, `f`), as token ranges [i, j) with
     the evidence for each; `score_spans` weighs the evidence with `SPAN_WEIGHTS`."""
     # Dates first: a range found both as a date and as a run of words is a date.
@@ -765,8 +939,11 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["who_latin"] = sum(1 for t in toks if t.text[:1].isupper()) >= 2
             f["who_agent"] = kind == "agent"
             if has_title:
-                names = sum(1 for k in range(i, j) if not (tokens[k].title or tokens[k].punct
-                                                           or _is_initial(tokens, k)))
+                names = sum(
+                    1
+                    for k in range(i, j)
+                    if not (tokens[k].title or tokens[k].punct or _is_initial(tokens, k))
+                )
                 f["who_two_names"] = names == 2
                 f["who_three_names"] = names == 3
             # Coordinated people ("एयर मार्शल … और … लेफ्टिनेंट जनरल …"): together they are the answer.
@@ -785,8 +962,13 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["many_lead"] = has_num and not toks[0].number
         elif qtype == "where":
             # "[कुआलालंपुर] में"; or a place qualifying the question's own noun: "[अमेरिका] यात्रा पर".
-            f["where_marker"] = not has_title and bool(after and (after.text in _PLACE_POSTPOSITIONS or (
-                (after.q or after.f) and j + 1 < len(tokens) and tokens[j + 1].text in ("में", "पर"))))
+            f["where_marker"] = not has_title and bool(
+                after
+                and (
+                    after.text in _PLACE_POSTPOSITIONS
+                    or ((after.q or after.f) and j + 1 < len(tokens) and tokens[j + 1].text in ("में", "पर"))
+                )
+            )
             f["where_none"] = not f["where_marker"]
             f["where_number"] = has_num or kind == "date"
             f["where_title"] = has_title
@@ -797,14 +979,22 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
         f["head_next"] = bool(info.head and after is not None and after.norm == info.head)
         f["plural_coord"] = info.plural and any(t.text.casefold() in _COORD for t in toks)
         # A list cut short on the left ("[खो-खो और कुश्ती]" of "कबड्डी, खो-खो और कुश्ती").
-        f["coord_cut"] = before is not None and before.text.casefold() in _COORD and i > 1 and _core(tokens, i - 2)
-        f["marker"] = bool(info.marker and after is not None and (
-            after.text == info.marker or (info.marker == "ने" and after.text == "द्वारा")))
+        f["coord_cut"] = (
+            before is not None and before.text.casefold() in _COORD and i > 1 and _core(tokens, i - 2)
+        )
+        f["marker"] = bool(
+            info.marker
+            and after is not None
+            and (after.text == info.marker or (info.marker == "ने" and after.text == "द्वारा"))
+        )
         if cross:
             # Word order does not carry over from an English question to a Hindi sentence: either side.
             seqs = [seq for seq in (info.left_seq, info.right_seq) if seq]
-            aligned = max([_aligned(tokens, i - 1, -1, seq) for seq in seqs]
-                          + [_aligned(tokens, j, 1, seq) for seq in seqs] + [0])
+            aligned = max(
+                [_aligned(tokens, i - 1, -1, seq) for seq in seqs]
+                + [_aligned(tokens, j, 1, seq) for seq in seqs]
+                + [0]
+            )
             f["cross_anchor"] = aligned > 0
             f["cross_aligned"] = max(0, aligned - 1)
         else:
@@ -833,7 +1023,9 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             f["window_right_seq"] = len(right_words & set(info.right_seq))
             f["window_left_other"] = len(left_words - set(info.left_seq))
             f["window_right_other"] = len(right_words - set(info.right_seq))
-            f["window_wide"] = len({tokens[p].norm for p in qpos if i - 10 <= p < j + 10}) / (1 + len(info.words))
+            f["window_wide"] = len({tokens[p].norm for p in qpos if i - 10 <= p < j + 10}) / (
+                1 + len(info.words)
+            )
         if fpos:
             f["focus"] = 1.0 / (1.0 + min(min(abs(p - i), abs(p - (j - 1))) for p in fpos))
             f["focus_before"] = any(p < i for p in fpos)
@@ -843,14 +1035,20 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
             # The words the question leaves open between its own words, both sides aligned: what fills the
             # question word's slot, however long ("X का उद्देश्य [...] था", "[...] के रूप में देखा").
             left_ok = info.left is None or _aligned(tokens, i - 1, -1, info.left_seq) > 0
-            right_ok = (_aligned(tokens, j, 1, info.right_seq, info.head) > 0 if info.right is not None
-                        else _neighbour(tokens, j, 1) is None)
+            right_ok = (
+                _aligned(tokens, j, 1, info.right_seq, info.head) > 0
+                if info.right is not None
+                else _neighbour(tokens, j, 1) is None
+            )
             if left_ok and right_ok:
                 f["between_full"] = 1.0
                 limit = max(limit, 20)
                 # "X का उद्देश्य [...] था": the whole complement of a copula is the answer.
-                f["between_copula"] = info.right is None and j < len(tokens) and tokens[j].text in (
-                    "है", "हैं", "था", "थे", "थी", "थीं")
+                f["between_copula"] = (
+                    info.right is None
+                    and j < len(tokens)
+                    and tokens[j].text in ("है", "हैं", "था", "थे", "थी", "थीं")
+                )
         f["over_length"] = max(0, max(lengths) - limit)
         f["words"] = sum(lengths)
         f["raw_words"] = sum(lengths) if f.get("who_coord_titles") else n
@@ -862,7 +1060,9 @@ def span_features(info: QuestionInfo, sentence: str, tokens: list[Token]) -> lis
         if qtype in _SHORT_TYPES and not has_num:
             # "[प्रस्तुत] किया", "[जीतने] में": a predicate or a verbal noun, not a name, place or time.
             f["before_verb"] = after is not None and after.text.casefold() in LIGHT_VERBS
-            f["verbal_noun"] = toks[-1].devanagari and toks[-1].text.endswith(("ने", "ना")) and len(toks[-1].text) > 3
+            f["verbal_noun"] = (
+                toks[-1].devanagari and toks[-1].text.endswith(("ने", "ना")) and len(toks[-1].text) > 3
+            )
         f["after_post"] = after is not None and after.post
         f["starts_number"] = toks[0].number
         out.append((i, j, kind, {k: float(v) for k, v in f.items() if v}))
@@ -873,8 +1073,9 @@ _PLACE_POSTPOSITIONS = _nfc_set("में से पर तक")
 _TYPE_FEATURE = {"when": ("when_date", "when_time"), "how_many": ("many_number",)}
 
 
-def typed_candidates(info: QuestionInfo, cands: list[tuple[int, int, str, dict[str, float]]]
-                     ) -> list[tuple[int, int, str, dict[str, float]]]:
+def typed_candidates(
+    info: QuestionInfo, cands: list[tuple[int, int, str, dict[str, float]]]
+) -> list[tuple[int, int, str, dict[str, float]]]:
     """For "when" and "how many" questions, only the candidates of that type when the sentence has any (a
     date or a number is the answer, whatever words are nearer the question's)."""
     wanted = _TYPE_FEATURE.get(info.qtype)
@@ -884,9 +1085,14 @@ def typed_candidates(info: QuestionInfo, cands: list[tuple[int, int, str, dict[s
     return typed or cands
 
 
-def score_spans(info: QuestionInfo, sentence: str, tokens: list[Token], *,
-                focus_weight: dict[tuple[int, int], float] | None = None,
-                weights: dict[str, float] | None = None) -> list[Span]:
+def score_spans(
+    info: QuestionInfo,
+    sentence: str,
+    tokens: list[Token],
+    *,
+    focus_weight: dict[tuple[int, int], float] | None = None,
+    weights: dict[str, float] | None = None,
+) -> list[Span]:
     """Score every candidate span of a sentence whose tokens are already marked (`q`, `f`). Best first."""
     W = SPAN_WEIGHTS if weights is None else weights
     spans = []
@@ -924,6 +1130,7 @@ def _mark_focus(tokens: list[Token], focus: str) -> bool:
 
 # ---------------------------------------------------------------------------------------------- the reader
 
+
 @dataclass
 class _Sentence:
     hit_index: int
@@ -946,15 +1153,31 @@ def _sigmoid(x: float) -> float:
 #: How much a cross-lingual follow-up's similarity to a candidate's context counts (per unit of cosine).
 FOCUS_SIMILARITY_WEIGHT = 8.0
 #: Sentence-score weights (see the module docstring).
-SENTENCE_WEIGHTS = {"dense": 6.0, "coverage": 1.0, "typed": 0.3, "rank": 0.1, "span": 0.5, "inherited": 0.5,
-                    "typed_strict": 0.8}
-_ANAPHORA = _nfc_set("इस उस यह वह इसमें उसमें इसके उसके इसकी उसकी इसका उसका इन उन ये वे इसी उसी this these that those it")
+SENTENCE_WEIGHTS = {
+    "dense": 6.0,
+    "coverage": 1.0,
+    "typed": 0.3,
+    "rank": 0.1,
+    "span": 0.5,
+    "inherited": 0.5,
+    "typed_strict": 0.8,
+}
+_ANAPHORA = _nfc_set(
+    "इस उस यह वह इसमें उसमें इसके उसके इसकी उसकी इसका उसका इन उन ये वे इसी उसी this these that those it"
+)
 #: Below this confidence the reader abstains: midway between the unanswerable questions of eval/seed_dev.jsonl
 #: (at most 0.19, but for one: see the module docstring) and the answerable ones (at least 0.31).
 DEFAULT_ABSTAIN_THRESHOLD = 0.25
 #: Confidence weights: z = dense * (cos - centre) + missing * (share absent) + ...; confidence = sigmoid(z).
-CONFIDENCE = {"bias": 0.0, "dense": 25.0, "retrieved_hi": 6.0, "retrieved_en": 3.0, "sentence_hi": 1.5,
-              "untyped": -1.5, "span": 0.3}
+CONFIDENCE = {
+    "bias": 0.0,
+    "dense": 25.0,
+    "retrieved_hi": 6.0,
+    "retrieved_en": 3.0,
+    "sentence_hi": 1.5,
+    "untyped": -1.5,
+    "span": 0.3,
+}
 
 
 class ExtractiveReader:
@@ -971,8 +1194,16 @@ class ExtractiveReader:
 
     name = "extractive"
 
-    def __init__(self, encoder: Encoder, *, abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD, max_hits: int = 5,
-                 max_sentences: int = 24, span_sentences: int = 3, cache_size: int = 8192) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        *,
+        abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
+        max_hits: int = 5,
+        max_sentences: int = 24,
+        span_sentences: int = 3,
+        cache_size: int = 8192,
+    ) -> None:
         if not 0.0 <= abstain_threshold <= 1.0:
             raise ValueError(f"abstain_threshold must be within [0, 1], got {abstain_threshold}")
         if max_hits < 1 or max_sentences < 1 or span_sentences < 1:
@@ -988,13 +1219,15 @@ class ExtractiveReader:
 
     # ------------------------------------------------------------------ embeddings
     def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        """Rows for `texts` ("q" queries, "p" passages), from the cache where possible; the rest in one batch."""
+        """Rows for `texts` ("q" queries, "p" passages), from the cache where possible, the rest in one
+        batch."""
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if (kind, t) not in self._cache]
         fresh: dict[str, np.ndarray] = {}
         if missing:
-            vectors = (self.encoder.encode_queries(missing) if kind == "q"
-                       else self.encoder.encode_passages(missing))
+            vectors = (
+                self.encoder.encode_queries(missing) if kind == "q" else self.encoder.encode_passages(missing)
+            )
             fresh = dict(zip(missing, vectors))
         with self._lock:
             for t, v in fresh.items():
@@ -1016,7 +1249,9 @@ class ExtractiveReader:
     def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
         """Answer `question` from `hits` (see `Reader.read`)."""
         if language not in ABSTAIN_MESSAGES:
-            raise QuestionError(f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}.")
+            raise QuestionError(
+                f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}."
+            )
         info = analyse_question(question)
         hits = list(hits)[: self.max_hits]
         if not hits:
@@ -1065,15 +1300,18 @@ class ExtractiveReader:
                 out.append(sent)
         if len(out) > self.max_sentences:
             n_words = 1 + len(info.words)
-            out = sorted(out, key=lambda s: len(s.matched) / n_words + 0.5 / (1 + s.hit_index),
-                         reverse=True)[: self.max_sentences]
+            out = sorted(out, key=lambda s: len(s.matched) / n_words + 0.5 / (1 + s.hit_index), reverse=True)[
+                : self.max_sentences
+            ]
         return out
 
     @staticmethod
     def _idf(info: QuestionInfo, sentences: list[_Sentence]) -> dict[str, float]:
         n = len(sentences)
-        return {w.norm: math.log(1.0 + (n + 1) / (sum(1 for s in sentences if w.norm in s.matched) + 0.5))
-                for w in info.words}
+        return {
+            w.norm: math.log(1.0 + (n + 1) / (sum(1 for s in sentences if w.norm in s.matched) + 0.5))
+            for w in info.words
+        }
 
     @staticmethod
     def _coverage(info: QuestionInfo, found: frozenset[str], idf: dict[str, float]) -> float:
@@ -1087,8 +1325,9 @@ class ExtractiveReader:
         present = sum(idf.get(w.norm, 1.0) for w in words if w.norm in found)
         return present / total if total else 1.0
 
-    def _score_sentences(self, info: QuestionInfo, question: str, sentences: list[_Sentence],
-                         idf: dict[str, float]) -> None:
+    def _score_sentences(
+        self, info: QuestionInfo, question: str, sentences: list[_Sentence], idf: dict[str, float]
+    ) -> None:
         qv = self._embed([question], "q")[0]
         sv = self._embed([s.text for s in sentences], "p")
         dense = sv @ qv
@@ -1101,8 +1340,12 @@ class ExtractiveReader:
             s.coverage = (own + W["inherited"] * inherited) / total_idf if idf else 0.0
             s.typed = self._typed(info, s)
             typed = W["typed_strict"] if info.qtype in ("when", "how_many", "where") else W["typed"]
-            s.score = (W["dense"] * s.dense + W["coverage"] * s.coverage + typed * s.typed
-                       + W["rank"] / (1 + s.hit_index))
+            s.score = (
+                W["dense"] * s.dense
+                + W["coverage"] * s.coverage
+                + typed * s.typed
+                + W["rank"] / (1 + s.hit_index)
+            )
 
     @staticmethod
     def _typed(info: QuestionInfo, s: _Sentence) -> bool:
@@ -1113,19 +1356,30 @@ class ExtractiveReader:
         if info.qtype == "where":
             # A place is named before में / से / पर / तक.
             toks = s.tokens
-            return any(t.text in _PLACE_POSTPOSITIONS and k > 0 and (
-                _core(toks, k - 1) or (k > 1 and t.text in ("में", "पर") and toks[k - 1].q and _core(toks, k - 2)))
-                for k, t in enumerate(toks))
+            return any(
+                t.text in _PLACE_POSTPOSITIONS
+                and k > 0
+                and (
+                    _core(toks, k - 1)
+                    or (k > 1 and t.text in ("में", "पर") and toks[k - 1].q and _core(toks, k - 2))
+                )
+                for k, t in enumerate(toks)
+            )
         if info.qtype == "who":
-            return any(t.title or t.text == "ने" for t in s.tokens) or sum(
-                1 for t in s.tokens if t.text[:1].isupper()) >= 2
+            return (
+                any(t.title or t.text == "ने" for t in s.tokens)
+                or sum(1 for t in s.tokens if t.text[:1].isupper()) >= 2
+            )
         return True
 
     def _best_span(self, info: QuestionInfo, sent: _Sentence, focus: str | None) -> Span | None:
         if info.qtype in _EXPLANATION_TYPES:
             return None
-        if info.qtype not in _SHORT_TYPES and info.language == "en" and sum(t.devanagari for t in sent.tokens) * 2 \
-                > len(sent.tokens):
+        if (
+            info.qtype not in _SHORT_TYPES
+            and info.language == "en"
+            and sum(t.devanagari for t in sent.tokens) * 2 > len(sent.tokens)
+        ):
             return None  # an English what-question over Hindi text: word order does not carry over; quote it
         tokens = [Token(**t.__dict__) for t in sent.tokens]
         weights = None
@@ -1134,14 +1388,15 @@ class ExtractiveReader:
         spans = score_spans(info, sent.text, tokens, focus_weight=weights)
         return spans[0] if spans else None
 
-    def _focus_weights(self, info: QuestionInfo, sentence: str, tokens: list[Token],
-                       focus: str) -> dict[tuple[int, int], float] | None:
+    def _focus_weights(
+        self, info: QuestionInfo, sentence: str, tokens: list[Token], focus: str
+    ) -> dict[tuple[int, int], float] | None:
         """A follow-up whose words are not in the sentence ("And from the US side?"): weight candidates by the
         similarity of their context (the words before and in the span) to the focus."""
         cands = [(i, j) for i, j, _, _ in span_features(info, sentence, tokens)]
         if not cands:
             return None
-        contexts = [sentence[tokens[max(0, i - 5)].start:tokens[j - 1].end] for i, j in cands]
+        contexts = [sentence[tokens[max(0, i - 5)].start : tokens[j - 1].end] for i, j in cands]
         fv = self._embed([focus], "q")[0]
         sims = self._embed(contexts, "p") @ fv
         top = float(sims.max())
@@ -1149,7 +1404,9 @@ class ExtractiveReader:
 
     # ------------------------------------------------------------------ confidence and the answer
     @staticmethod
-    def _evidence(info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float) -> dict[str, float]:
+    def _evidence(
+        info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float
+    ) -> dict[str, float]:
         """What the confidence is computed from (see the module docstring)."""
         hindi = info.language == "hi"
         return {
@@ -1164,17 +1421,33 @@ class ExtractiveReader:
             "span": max(-2.0, min(2.0, span.score)) if span is not None else 0.0,
         }
 
-    def _confidence(self, info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float) -> float:
+    def _confidence(
+        self, info: QuestionInfo, sent: _Sentence, span: Span | None, retrieved_cov: float
+    ) -> float:
         evidence = self._evidence(info, sent, span, retrieved_cov)
         return _sigmoid(sum(CONFIDENCE.get(k, 0.0) * v for k, v in evidence.items()))
 
     def _abstain(self, question: str, language: str, hits: Sequence[Hit], confidence: float) -> Answer:
-        return Answer(question=question, text=ABSTAIN_MESSAGES[language], abstained=True,
-                      confidence=float(max(0.0, min(1.0, confidence))),
-                      sources=tuple(_source(h) for h in list(hits)[:2]), language=language, reader=self.name)
+        return Answer(
+            question=question,
+            text=ABSTAIN_MESSAGES[language],
+            abstained=True,
+            confidence=float(max(0.0, min(1.0, confidence))),
+            sources=tuple(_source(h) for h in list(hits)[:2]),
+            language=language,
+            reader=self.name,
+        )
 
-    def _answer(self, question: str, language: str, info: QuestionInfo, hits: list[Hit], sent: _Sentence,
-                span: Span | None, confidence: float) -> Answer:
+    def _answer(
+        self,
+        question: str,
+        language: str,
+        info: QuestionInfo,
+        hits: list[Hit],
+        sent: _Sentence,
+        span: Span | None,
+        confidence: float,
+    ) -> Answer:
         hit = hits[sent.hit_index]
         if span is None:
             a_start, a_end = sent.start, sent.end
@@ -1186,16 +1459,37 @@ class ExtractiveReader:
         doc_start = hit.chunk.start + a_start
         for k, other in enumerate(hits):
             c = other.chunk
-            if k != sent.hit_index and c.doc_id == hit.chunk.doc_id and c.start <= doc_start \
-                    and doc_start + len(text) <= c.end:
+            if (
+                k != sent.hit_index
+                and c.doc_id == hit.chunk.doc_id
+                and c.start <= doc_start
+                and doc_start + len(text) <= c.end
+            ):
                 off = doc_start - c.start
                 sources.append(_source(other, (off, off + len(text))))
-        return Answer(question=question, text=text, abstained=False, confidence=float(confidence),
-                      sources=tuple(sources), sentence=sent.text, language=language,
-                      quoted=detect_language(text) != language, reader=self.name)
+        return Answer(
+            question=question,
+            text=text,
+            abstained=False,
+            confidence=float(confidence),
+            sources=tuple(sources),
+            sentence=sent.text,
+            language=language,
+            quoted=detect_language(text) != language,
+            reader=self.name,
+        )
 
 
 def _source(hit: Hit, span: tuple[int, int] | None = None) -> Source:
     c = hit.chunk
-    return Source(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
-                  score=hit.score, answer_start=span[0] if span else None, answer_end=span[1] if span else None)
+    return Source(
+        doc_id=c.doc_id,
+        title=hit.title,
+        date=hit.date,
+        text=c.text,
+        start=c.start,
+        end=c.end,
+        score=hit.score,
+        answer_start=span[0] if span else None,
+        answer_end=span[1] if span else None,
+    )

@@ -21,6 +21,7 @@ def nfc(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------- history shapes
 
+
 def test_question_answer_dicts():
     assert normalise_history([{"question": "क?", "answer": "ख"}]) == [Turn("क?", "ख")]
 
@@ -61,16 +62,34 @@ def test_unusable_history_is_a_question_error(bad):
 
 # ------------------------------------------------------------------------------------------- follow-ups
 
-@pytest.mark.parametrize("question", ["और अमेरिका की ओर से?", "And from the US side?", "What about the navy?",
-                                      "उनकी मुलाकात कब हुई?", "उन्होंने क्या कहा?", "Where did he travel?",
-                                      "When did they meet?", "इस बैठक में क्या हुआ?"])
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "और अमेरिका की ओर से?",
+        "And from the US side?",
+        "What about the navy?",
+        "उनकी मुलाकात कब हुई?",
+        "उन्होंने क्या कहा?",
+        "Where did he travel?",
+        "When did they meet?",
+        "इस बैठक में क्या हुआ?",
+    ],
+)
 def test_follow_ups_are_recognised(question):
     assert is_followup(nfc(question))
 
 
-@pytest.mark.parametrize("question", ["भारत के रक्षा मंत्री कौन हैं?", "Who is the US Secretary of the Army?",
-                                      "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?",
-                                      "इस फ्रेमवर्क पर किन देशों के रक्षा मंत्रियों ने हस्ताक्षर किए?", ""])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "भारत के रक्षा मंत्री कौन हैं?",
+        "Who is the US Secretary of the Army?",
+        "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?",
+        "इस फ्रेमवर्क पर किन देशों के रक्षा मंत्रियों ने हस्ताक्षर किए?",
+        "",
+    ],
+)
 def test_standalone_questions_are_not_follow_ups(question):
     assert not is_followup(nfc(question))
 
@@ -89,10 +108,13 @@ def test_no_history_no_change():
 def test_fragment_takes_the_place_of_the_phrase_it_contrasts():
     history = [{"question": nfc(CO_CHAIR_INDIA), "answer": "एयर मार्शल अशुतोष दीक्षित"}]
     assert resolve_followup("और अमेरिका की ओर से?", history) == nfc(
-        "हवाई में हुई बैठक की सह-अध्यक्षता अमेरिका की ओर से किसने की?")
+        "हवाई में हुई बैठक की सह-अध्यक्षता अमेरिका की ओर से किसने की?"
+    )
     history = [{"question": "Who co-chaired the meeting held in Hawaii from the Indian side?", "answer": "x"}]
-    assert resolve_followup("And from the US side?", history) == \
-        "Who co-chaired the meeting held in Hawaii from the US side?"
+    assert (
+        resolve_followup("And from the US side?", history)
+        == "Who co-chaired the meeting held in Hawaii from the US side?"
+    )
 
 
 def test_fragment_without_a_shared_frame_is_appended():
@@ -126,6 +148,8 @@ def test_chained_follow_ups_resolve_through_the_history():
 
 
 def test_gradio_history_works_end_to_end():
-    history = [{"role": "user", "content": "Who co-chaired the meeting held in Hawaii from the Indian side?"},
-               {"role": "assistant", "content": "एयर मार्शल अशुतोष दीक्षित"}]
+    history = [
+        {"role": "user", "content": "Who co-chaired the meeting held in Hawaii from the Indian side?"},
+        {"role": "assistant", "content": "एयर मार्शल अशुतोष दीक्षित"},
+    ]
     assert "US side" in resolve_followup("And from the US side?", history)

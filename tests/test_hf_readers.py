@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelError, QAError
-from qa.hf_readers import (HFGenerativeReader, HFQAReader, ReaderSpecError, build_reader, supported_span,
-                           token_support)
+from qa.hf_readers import (
+    HFGenerativeReader,
+    HFQAReader,
+    ReaderSpecError,
+    build_reader,
+    supported_span,
+    token_support,
+)
 from qa.language import ABSTAIN_MESSAGES
 from qa.reader import ExtractiveReader
 from qa.types import Answer, Chunk, Hit
@@ -35,8 +41,14 @@ def hits() -> list[Hit]:
     out, start = [], 0
     for n, text in enumerate(PASSAGES):
         text = nfc(text)
-        out.append(Hit(chunk=Chunk(id=f"d#{n}", doc_id="d", text=text, start=start, end=start + len(text)),
-                       title="बैठक", date=None, score=1.0 - n / 10))
+        out.append(
+            Hit(
+                chunk=Chunk(id=f"d#{n}", doc_id="d", text=text, start=start, end=start + len(text)),
+                title="बैठक",
+                date=None,
+                score=1.0 - n / 10,
+            )
+        )
         start += len(text) + 1
     return out
 
@@ -58,10 +70,19 @@ def _tokenizer(folder: Path, *, pair_template: bool) -> None:
     tok.pre_tokenizer = pre
     if pair_template:
         tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=128)
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+        )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=128,
+    )
     if not pair_template:
         fast.eos_token = "[SEP]"
     fast.save_pretrained(folder)
@@ -76,8 +97,15 @@ def tiny_qa_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert-qa")
     vocab_size = _tokenizer(folder, pair_template=True)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, type_vocab_size=2)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        type_vocab_size=2,
+    )
     BertForQuestionAnswering(config).save_pretrained(folder)
     return folder
 
@@ -101,18 +129,25 @@ class StubReader:
     name = "stub"
 
     def read(self, question, hits, *, language, focus=None) -> Answer:
-        return Answer(question=question, text="stub answer", abstained=False, confidence=0.5, language=language,
-                      reader=self.name)
+        return Answer(
+            question=question,
+            text="stub answer",
+            abstained=False,
+            confidence=0.5,
+            language=language,
+            reader=self.name,
+        )
 
 
 def assert_span_of_source(answer: Answer) -> None:
     source = answer.sources[0]
     assert source.answer_start is not None
-    assert source.text[source.answer_start:source.answer_end] == answer.text
+    assert source.text[source.answer_start : source.answer_end] == answer.text
     assert answer.text.strip() == answer.text and answer.text
 
 
 # ------------------------------------------------------------------------------------------- build_reader
+
 
 def test_build_reader_choices(hashing_encoder):
     assert isinstance(build_reader("extractive", hashing_encoder), ExtractiveReader)
@@ -139,6 +174,7 @@ def test_building_does_not_load_a_model(hashing_encoder, tmp_path):
 
 # ------------------------------------------------------------------------------------------- hf-qa
 
+
 def test_hf_qa_span_maps_back_to_the_source(tiny_qa_model):
     reader = HFQAReader(str(tiny_qa_model), min_score=0.0)
     answer = reader.read(nfc(QUESTION), hits(), language="hi")
@@ -151,10 +187,15 @@ def test_hf_qa_span_maps_back_to_the_source(tiny_qa_model):
 
 def test_hf_qa_reads_long_chunks_in_windows(tiny_qa_model):
     long_text = nfc(" ".join([PASSAGES[1]] * 30))
-    hit = Hit(chunk=Chunk(id="l#0", doc_id="l", text=long_text, start=0, end=len(long_text)), title="t",
-              date=None, score=1.0)
+    hit = Hit(
+        chunk=Chunk(id="l#0", doc_id="l", text=long_text, start=0, end=len(long_text)),
+        title="t",
+        date=None,
+        score=1.0,
+    )
     answer = HFQAReader(str(tiny_qa_model), min_score=0.0, max_length=64, stride=16).read(
-        nfc(QUESTION), [hit], language="hi")
+        nfc(QUESTION), [hit], language="hi"
+    )
     assert_span_of_source(answer)
 
 
@@ -162,11 +203,13 @@ def test_hf_qa_low_score_falls_back_or_abstains(tiny_qa_model):
     answer = HFQAReader(str(tiny_qa_model), min_score=1.01).read(nfc(QUESTION), hits(), language="en")
     assert answer.abstained and answer.text == ABSTAIN_MESSAGES["en"]
     answer = HFQAReader(str(tiny_qa_model), min_score=1.01, fallback=StubReader()).read(
-        nfc(QUESTION), hits(), language="hi")
+        nfc(QUESTION), hits(), language="hi"
+    )
     assert answer.text == "stub answer"
 
 
 # ------------------------------------------------------------------------------------------- hf-generate
+
 
 def test_supported_span_ignores_punctuation_and_case_but_not_word_edges():
     text = nfc("इस बैठक की सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की। Mr Daniel P. Driscoll came.")

@@ -31,7 +31,7 @@ def nfc(text: str) -> str:
 
 def span_text(question: str, sentence: str) -> str | None:
     span = extract_span(nfc(question), nfc(sentence))
-    return None if span is None else nfc(sentence)[span[0]:span[1]]
+    return None if span is None else nfc(sentence)[span[0] : span[1]]
 
 
 def make_hit(text: str, doc_id: str = "doc", start: int = 0, score: float = 1.0, n: int = 0) -> Hit:
@@ -86,6 +86,7 @@ def hits() -> list[Hit]:
 
 # ------------------------------------------------------------------------------------------- language
 
+
 def test_detect_language_by_script():
     assert detect_language("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?") == "hi"
     assert detect_language("Who co-chaired the meeting held in Hawaii?") == "en"
@@ -93,32 +94,35 @@ def test_detect_language_by_script():
     assert detect_language("2025?") == "hi"  # no letters: the language of the articles
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "who"),
-    ("भारत के रक्षा मंत्री कौन हैं?", "who"),
-    ("उन्होंने किसके साथ समझौते पर हस्ताक्षर किए?", "who"),
-    ("बैठक कब हुई?", "when"),
-    ("बैठक किस तारीख को हुई?", "when"),
-    ("बैठक कहाँ हुई?", "where"),
-    ("बैठक कहां हुई?", "where"),
-    ("बैठक किस शहर में हुई?", "where"),
-    ("कौन सा देश मेज़बान था?", "where"),
-    ("फ्रेमवर्क कितने वर्षों के लिए है?", "how_many"),
-    ("बैठक का उद्देश्य क्या था?", "what"),
-    ("क्या भारत ने समझौते पर हस्ताक्षर किए?", "yesno"),
-    ("बांध क्यों बनाए जाएंगे?", "why"),
-    ("सहयोग कैसे बढ़ेगा?", "how"),
-    ("कौन से विषय शामिल थे?", "which"),
-    ("किन क्षेत्रों में सहयोग बढ़ेगा?", "which"),
-    ("Who co-chaired the meeting?", "who"),
-    ("When was the meeting held?", "when"),
-    ("In which city was the meeting held?", "where"),
-    ("How many delegates came?", "how_many"),
-    ("What was the purpose of the visit?", "what"),
-    ("Why were the dams built?", "why"),
-    ("Did India sign the framework?", "yesno"),
-    ("और अमेरिका की ओर से?", "other"),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "who"),
+        ("भारत के रक्षा मंत्री कौन हैं?", "who"),
+        ("उन्होंने किसके साथ समझौते पर हस्ताक्षर किए?", "who"),
+        ("बैठक कब हुई?", "when"),
+        ("बैठक किस तारीख को हुई?", "when"),
+        ("बैठक कहाँ हुई?", "where"),
+        ("बैठक कहां हुई?", "where"),
+        ("बैठक किस शहर में हुई?", "where"),
+        ("कौन सा देश मेज़बान था?", "where"),
+        ("फ्रेमवर्क कितने वर्षों के लिए है?", "how_many"),
+        ("बैठक का उद्देश्य क्या था?", "what"),
+        ("क्या भारत ने समझौते पर हस्ताक्षर किए?", "yesno"),
+        ("बांध क्यों बनाए जाएंगे?", "why"),
+        ("सहयोग कैसे बढ़ेगा?", "how"),
+        ("कौन से विषय शामिल थे?", "which"),
+        ("किन क्षेत्रों में सहयोग बढ़ेगा?", "which"),
+        ("Who co-chaired the meeting?", "who"),
+        ("When was the meeting held?", "when"),
+        ("In which city was the meeting held?", "where"),
+        ("How many delegates came?", "how_many"),
+        ("What was the purpose of the visit?", "what"),
+        ("Why were the dams built?", "why"),
+        ("Did India sign the framework?", "yesno"),
+        ("और अमेरिका की ओर से?", "other"),
+    ],
+)
 def test_question_type(question, expected):
     assert question_type(nfc(question)) == expected
 
@@ -136,30 +140,38 @@ def test_glossary_and_transliteration_keys():
 
 # ------------------------------------------------------------------------------------------- spans
 
+
 def test_agent_with_titles_and_coordination():
-    sentence = ("इस बैठक की सह-अध्यक्षता भारत की ओर से एयर मार्शल अशुतोष दीक्षित और अमेरिका की ओर से "
-                "लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।")
+    sentence = (
+        "इस बैठक की सह-अध्यक्षता भारत की ओर से एयर मार्शल अशुतोष दीक्षित और अमेरिका की ओर से "
+        "लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।"
+    )
     answer = span_text("बैठक की सह-अध्यक्षता किसने की?", sentence)
     assert "दीक्षित" in answer and "रुड" in answer
     assert answer.endswith("एम. रुड")  # the initial and its dot stay inside the name; ने is left out
 
 
 def test_title_is_kept_with_the_name():
-    answer = span_text("स्वतंत्रता दिवस पर भाषण किसने दिया?",
-                       "प्रधानमंत्री नरेंद्र मोदी ने 15 अगस्त को लाल किले से स्वतंत्रता दिवस पर भाषण दिया।")
+    answer = span_text(
+        "स्वतंत्रता दिवस पर भाषण किसने दिया?",
+        "प्रधानमंत्री नरेंद्र मोदी ने 15 अगस्त को लाल किले से स्वतंत्रता दिवस पर भाषण दिया।",
+    )
     assert "नरेंद्र मोदी" in answer and "ने" not in answer.split()
 
 
 def test_initials_stay_inside_a_name():
-    answer = span_text("मिसाइल कार्यक्रम का नेतृत्व किसने किया?",
-                       "डॉ. ए. पी. जे. अब्दुल कलाम ने भारत के मिसाइल कार्यक्रम का नेतृत्व किया।")
+    answer = span_text(
+        "मिसाइल कार्यक्रम का नेतृत्व किसने किया?", "डॉ. ए. पी. जे. अब्दुल कलाम ने भारत के मिसाइल कार्यक्रम का नेतृत्व किया।"
+    )
     assert answer == nfc("डॉ. ए. पी. जे. अब्दुल कलाम")
 
 
 def test_dates_with_hindi_months():
     assert span_text("समिति की बैठक कब हुई?", "समिति की बैठक 12 व 13 जनवरी को नई दिल्ली में हुई।") == "12 व 13 जनवरी"
-    assert span_text("प्रधानमंत्री ने भाषण कब दिया?",
-                     "प्रधानमंत्री नरेंद्र मोदी ने 15 अगस्त को लाल किले से भाषण दिया।") == "15 अगस्त"
+    assert (
+        span_text("प्रधानमंत्री ने भाषण कब दिया?", "प्रधानमंत्री नरेंद्र मोदी ने 15 अगस्त को लाल किले से भाषण दिया।")
+        == "15 अगस्त"
+    )
     assert span_text("रिपोर्ट कब जारी हुई?", "रिपोर्ट 5 नवम्बर 2025 को जारी हुई।") == "5 नवम्बर 2025"
     assert span_text("समझौता कब हुआ?", "रक्षा मंत्री ने बीते शुक्रवार को यह समझौता किया था।") == "बीते शुक्रवार"
 
@@ -176,12 +188,15 @@ def test_place_before_the_locative_postposition():
 
 
 def test_answer_is_not_the_question_words():
-    answer = span_text("भारत के रक्षा मंत्री कौन हैं?",
-                       "भारत के रक्षा मंत्री राजनाथ सिंह ने अमेरिकी रक्षा मंत्री पीटर हेगसेथ से मुलाकात की।")
+    answer = span_text(
+        "भारत के रक्षा मंत्री कौन हैं?", "भारत के रक्षा मंत्री राजनाथ सिंह ने अमेरिकी रक्षा मंत्री पीटर हेगसेथ से मुलाकात की।"
+    )
     assert answer == "राजनाथ सिंह"
     # The longer aligned context wins: "अमेरिकी रक्षा मंत्री [पीटर हेगसेथ]".
-    answer = span_text("अमेरिकी रक्षा मंत्री का नाम क्या है?",
-                       "भारत के रक्षा मंत्री राजनाथ सिंह ने अमेरिकी रक्षा मंत्री पीटर हेगसेथ से मुलाकात की।")
+    answer = span_text(
+        "अमेरिकी रक्षा मंत्री का नाम क्या है?",
+        "भारत के रक्षा मंत्री राजनाथ सिंह ने अमेरिकी रक्षा मंत्री पीटर हेगसेथ से मुलाकात की।",
+    )
     assert answer == "पीटर हेगसेथ"
 
 
@@ -191,8 +206,9 @@ def test_lists_are_kept_whole():
 
 
 def test_the_complement_of_a_copula_for_what_questions():
-    answer = span_text("यात्रा का उद्देश्य क्या था?",
-                       "इस यात्रा का उद्देश्य दोनों देशों के बीच समुद्री साझेदारी को मजबूत बनाना था।")
+    answer = span_text(
+        "यात्रा का उद्देश्य क्या था?", "इस यात्रा का उद्देश्य दोनों देशों के बीच समुद्री साझेदारी को मजबूत बनाना था।"
+    )
     assert answer == nfc("दोनों देशों के बीच समुद्री साझेदारी को मजबूत बनाना")
 
 
@@ -210,6 +226,7 @@ def test_question_anchors():
 
 # ------------------------------------------------------------------------------------------- the reader
 
+
 def check_answer_spans(answer: Answer) -> None:
     """The invariants every answer keeps."""
     assert 0.0 <= answer.confidence <= 1.0
@@ -222,7 +239,7 @@ def check_answer_spans(answer: Answer) -> None:
     assert first.answer_start is not None
     for source in answer.sources:
         if source.answer_start is not None:
-            assert source.text[source.answer_start:source.answer_end] == answer.text
+            assert source.text[source.answer_start : source.answer_end] == answer.text
     assert answer.sentence is not None and answer.text in answer.sentence
     assert len(answer.text) < len(first.text) or len(first.text) == len(answer.sentence)
 
@@ -232,13 +249,16 @@ def test_reader_protocol(hashing_encoder):
     assert isinstance(reader, Reader) and reader.name == "extractive"
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("सम्मेलन की अध्यक्षता किसने की?", "शर्मा"),
-    ("सम्मेलन कब आयोजित हुआ?", "12 व 13 जनवरी"),
-    ("सम्मेलन में कितने प्रतिनिधि शामिल हुए?", "450"),
-    ("गंगा नदी पर कितने नए बांध बनाए जाएंगे?", "तीन"),
-    ("पहल की सह-अध्यक्षता किसने की?", "जॉन के स्मिथ"),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("सम्मेलन की अध्यक्षता किसने की?", "शर्मा"),
+        ("सम्मेलन कब आयोजित हुआ?", "12 व 13 जनवरी"),
+        ("सम्मेलन में कितने प्रतिनिधि शामिल हुए?", "450"),
+        ("गंगा नदी पर कितने नए बांध बनाए जाएंगे?", "तीन"),
+        ("पहल की सह-अध्यक्षता किसने की?", "जॉन के स्मिथ"),
+    ],
+)
 def test_reader_answers_with_a_span_of_a_cited_source(hits, hashing_encoder, question, expected):
     # The confidence is calibrated for the real model's cosines; here only the span is under test.
     answer = ExtractiveReader(hashing_encoder, abstain_threshold=0.0).read(nfc(question), hits, language="hi")
@@ -253,8 +273,9 @@ def test_span_offsets_map_into_every_chunk_holding_the_answer(hashing_encoder):
     second = nfc("सम्मेलन में 450 प्रतिनिधि आए।")
     offset = text.index(second)
     hits = [make_hit(text, "d", start=0, n=0), make_hit(second, "d", start=offset, n=1)]
-    answer = ExtractiveReader(hashing_encoder, abstain_threshold=0.0).read(nfc("सम्मेलन में कितने प्रतिनिधि आए?"),
-                                                                           hits, language="hi")
+    answer = ExtractiveReader(hashing_encoder, abstain_threshold=0.0).read(
+        nfc("सम्मेलन में कितने प्रतिनिधि आए?"), hits, language="hi"
+    )
     check_answer_spans(answer)
     assert answer.text == "450"
     cited = [s for s in answer.sources if s.answer_start is not None]
@@ -264,7 +285,8 @@ def test_span_offsets_map_into_every_chunk_holding_the_answer(hashing_encoder):
 
 def test_why_question_gets_the_sentence_not_the_passage(hits, hashing_encoder):
     answer = ExtractiveReader(hashing_encoder, abstain_threshold=0.0).read(
-        nfc("गंगा नदी पर नए बांध क्यों बनाए जाएंगे?"), hits, language="hi")
+        nfc("गंगा नदी पर नए बांध क्यों बनाए जाएंगे?"), hits, language="hi"
+    )
     check_answer_spans(answer)
     assert answer.text == answer.sentence
     assert "क्योंकि" in answer.text and answer.text != hits[1].chunk.text
@@ -279,12 +301,14 @@ def test_english_question_gets_the_hindi_span_quoted(hits):
 
 
 def test_abstains_when_key_words_are_nowhere(hits, hashing_encoder):
-    answer = ExtractiveReader(hashing_encoder).read(nfc("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?"),
-                                                    hits, language="hi")
+    answer = ExtractiveReader(hashing_encoder).read(
+        nfc("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?"), hits, language="hi"
+    )
     check_answer_spans(answer)
     assert answer.abstained and answer.text == ABSTAIN_MESSAGES["hi"]
-    answer = ExtractiveReader(hashing_encoder).read("What is the recipe for paneer butter masala?", hits,
-                                                    language="en")
+    answer = ExtractiveReader(hashing_encoder).read(
+        "What is the recipe for paneer butter masala?", hits, language="en"
+    )
     assert answer.abstained and answer.text == ABSTAIN_MESSAGES["en"]
 
 
@@ -295,7 +319,8 @@ def test_no_hits_abstains_with_no_sources(hashing_encoder):
 
 def test_threshold_zero_never_abstains(hits, hashing_encoder):
     answer = ExtractiveReader(hashing_encoder, abstain_threshold=0.0).read(
-        nfc("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?"), hits, language="hi")
+        nfc("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?"), hits, language="hi"
+    )
     assert not answer.abstained
     check_answer_spans(answer)
 
@@ -327,11 +352,14 @@ def test_candidate_sentences_are_capped(hashing_encoder):
 
 
 def test_focus_picks_the_part_of_the_sentence_it_names(hashing_encoder):
-    hit = make_hit("इस पहल की सह-अध्यक्षता भारत की ओर से सचिव राकेश वर्मा और विश्व बैंक की ओर से निदेशक "
-                   "जॉन के स्मिथ ने की।")
+    hit = make_hit(
+        "इस पहल की सह-अध्यक्षता भारत की ओर से सचिव राकेश वर्मा और विश्व बैंक की ओर से निदेशक जॉन के स्मिथ ने की।"
+    )
     reader = ExtractiveReader(hashing_encoder, abstain_threshold=0.0)
-    query = resolve_followup(nfc("और विश्व बैंक की ओर से?"),
-                             [{"question": nfc("पहल की सह-अध्यक्षता भारत की ओर से किसने की?"), "answer": "राकेश वर्मा"}])
+    query = resolve_followup(
+        nfc("और विश्व बैंक की ओर से?"),
+        [{"question": nfc("पहल की सह-अध्यक्षता भारत की ओर से किसने की?"), "answer": "राकेश वर्मा"}],
+    )
     answer = reader.read(query, [hit], language="hi", focus=nfc("और विश्व बैंक की ओर से?"))
     check_answer_spans(answer)
     assert "स्मिथ" in answer.text and "वर्मा" not in answer.text
@@ -339,9 +367,11 @@ def test_focus_picks_the_part_of_the_sentence_it_names(hashing_encoder):
 
 # ------------------------------------------------------------------------------------------- real model
 
+
 @pytest.mark.slow
-@pytest.mark.parametrize("question", ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?",
-                                      "Who co-chaired the meeting held in Hawaii?"])
+@pytest.mark.parametrize(
+    "question", ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "Who co-chaired the meeting held in Hawaii?"]
+)
 def test_hawaii_co_chairs(seed_assistant, question):
     answer = seed_assistant.ask(question)
     check_answer_spans(answer)
@@ -352,10 +382,13 @@ def test_hawaii_co_chairs(seed_assistant, question):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question, language", [
-    ("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?", "hi"),
-    ("What is the recipe for paneer butter masala?", "en"),
-])
+@pytest.mark.parametrize(
+    "question, language",
+    [
+        ("भारत और चीन के बीच सीमा समझौते पर किसने हस्ताक्षर किए?", "hi"),
+        ("What is the recipe for paneer butter masala?", "en"),
+    ],
+)
 def test_unanswerable_questions_abstain(seed_assistant, question, language):
     answer = seed_assistant.ask(question)
     assert answer.abstained and answer.text == ABSTAIN_MESSAGES[language]
@@ -365,16 +398,20 @@ def test_unanswerable_questions_abstain(seed_assistant, question, language):
 def _ask(assistant, reader: ExtractiveReader, question: str, history=None) -> tuple[Answer, list[Hit]]:
     query = resolve_followup(question, history)
     hits = assistant.retriever.search(query, 5)
-    answer = reader.read(query, hits, language=detect_language(question),
-                         focus=question if query != question else None)
+    answer = reader.read(
+        query, hits, language=detect_language(question), focus=question if query != question else None
+    )
     return answer, hits
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question, previous", [
-    ("और अमेरिका की ओर से?", "हवाई में हुई बैठक की सह-अध्यक्षता भारत की ओर से किसने की?"),
-    ("And from the US side?", "Who co-chaired the meeting held in Hawaii from the Indian side?"),
-])
+@pytest.mark.parametrize(
+    "question, previous",
+    [
+        ("और अमेरिका की ओर से?", "हवाई में हुई बैठक की सह-अध्यक्षता भारत की ओर से किसने की?"),
+        ("And from the US side?", "Who co-chaired the meeting held in Hawaii from the Indian side?"),
+    ],
+)
 def test_follow_up_from_the_us_side(seed_assistant, real_encoder, question, previous):
     reader = ExtractiveReader(real_encoder)
     history = [{"question": previous, "answer": "एयर मार्शल अशुतोष दीक्षित"}]
@@ -385,8 +422,12 @@ def test_follow_up_from_the_us_side(seed_assistant, real_encoder, question, prev
 
 @pytest.mark.slow
 def test_pronoun_follow_up_retrieves_the_right_article(seed_assistant, real_encoder):
-    history = [{"question": "अमेरिकी सेना सचिव डैनियल पी. ड्रिस्कॉल ने भारत में किससे मुलाकात की?",
-                "answer": "जनरल उपेंद्र द्विवेदी"}]
+    history = [
+        {
+            "question": "अमेरिकी सेना सचिव डैनियल पी. ड्रिस्कॉल ने भारत में किससे मुलाकात की?",
+            "answer": "जनरल उपेंद्र द्विवेदी",
+        }
+    ]
     _, hits = _ask(seed_assistant, ExtractiveReader(real_encoder), "उनकी मुलाकात कब हुई?", history)
     assert hits[0].chunk.doc_id == "2026-01-25-driscoll-dwivedi-meeting"
 
