@@ -156,8 +156,6 @@ NUMBER_WORDS = _nfc_set("""एक दो तीन चार पांच पा
     पहला पहली पहले दूसरा दूसरी तीसरा तीसरी चौथा पांचवां
     one two three four five six seven eight nine ten eleven twelve twenty thirty fifty hundred thousand
     million billion dozen""")
-# Words after which a noun names a place ("X में" is the usual answer to कहाँ).
-PLACE_MARKERS = _nfc_set("में से पर तक के की का")
 
 _WORD_RE = re.compile(
     r"[0-9\u0966-\u096F]+(?:[.,:/][0-9\u0966-\u096F]+)*[\u0900-\u097F\w]*"  # numbers, "22वीं", "3.5"
@@ -347,11 +345,6 @@ def question_words(text: str) -> list[QWord]:
     return out
 
 
-def content_words(text: str) -> list[str]:
-    """Matching forms of the content words of `text` (no function or question words, no punctuation)."""
-    return [w.norm for w in question_words(text)]
-
-
 def _matches(word: QWord, token: Token) -> bool:
     if token.punct or (token.func and not token.number):
         return False
@@ -378,6 +371,9 @@ def mark_tokens(tokens: list[Token], words: Sequence[QWord], attr: str = "q") ->
 
 @dataclass(frozen=True)
 class QuestionInfo:
+    """What the reader needs to know about a question: its type, words, and the anchors around its question
+    word."""
+
     text: str
     qtype: str
     language: str
@@ -389,10 +385,6 @@ class QuestionInfo:
     left_seq: tuple[str, ...] = ()  # content words before the question word, nearest first
     right_seq: tuple[str, ...] = ()  # content words after it, nearest first
     head: str | None = None  # the noun a determiner question word qualifies ("पार्टी" in "किस पार्टी का")
-
-    @property
-    def content(self) -> tuple[str, ...]:
-        return tuple(w.norm for w in self.words)
 
 
 _WH_DETERMINERS = _nfc_set("किस किन कौन कौनसा कौनसी कौनसे कितने कितनी कितना which what how")
