@@ -1,7 +1,7 @@
 """Follow-up questions in a conversation: accept the history in the shapes callers have it, and rewrite an
 elliptical or anaphoric follow-up into a query that stands alone.
 
-How the pipeline uses it (`qa.pipeline.Assistant.ask`)::
+How the pipeline is meant to use it (`qa.pipeline.Assistant.ask`)::
 
     query = resolve_followup(question, history)     # == question when it stands alone
     hits = retriever.search(query, k)
@@ -9,17 +9,21 @@ How the pipeline uses it (`qa.pipeline.Assistant.ask`)::
                          focus=question if query != question else None)
 
 The reader gets the rewritten query (its question word and content words say what to look for), the user's
-own words as `focus` (they say *which* of several answers in the sentence is meant: "और अमेरिका की ओर से?"),
-and the language of the user's own question (for the abstention message and quoting).
+own words as `focus` (optional; they say *which* of several answers in a sentence is meant: "और अमेरिका की ओर
+से?"), and the language of the user's own question (for the abstention message and quoting).
 
-Two rewrites:
+Rewrites:
 
-- a fragment with no question word of its own ("और अमेरिका की ओर से?", "And from the US side?", "What about
-  the Navy?") is appended to the previous question: "<previous question> अमेरिका की ओर से";
+- a fragment with no question word of its own ("और अमेरिका की ओर से?", "And from the US side?") takes the
+  place of the phrase it contrasts with when the previous question has the same frame: "… सह-अध्यक्षता भारत
+  की ओर से किसने की?" -> "… सह-अध्यक्षता अमेरिका की ओर से किसने की?", "… from the Indian side?" -> "… from
+  the US side?". Without a shared frame ("What about the navy?") it is appended to the previous question;
 - a question with its own question word but a pronoun in place of its subject ("उनकी मुलाकात कब हुई?",
   "Where did he travel?") keeps its form and gets the previous turn's content words (and a short previous
-  answer) appended: "उनकी मुलाकात कब हुई? अमेरिकी सेना सचिव डैनियल पी. ड्रिस्कॉल … जनरल उपेंद्र द्विवेदी".
+  answer, never an abstention message) appended: "उनकी मुलाकात कब हुई? अमेरिकी सेना सचिव डैनियल पी
+  ड्रिस्कॉल … जनरल उपेंद्र द्विवेदी".
 
+The previous question is itself resolved first, so chains of follow-ups work.
 A question that stands alone (no pronoun to resolve, not starting with "और"/"and"/"what about", enough words
 of its own) is returned unchanged whatever the history says.
 """
