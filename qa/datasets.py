@@ -24,18 +24,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qa.errors import DatasetError
-from qa.types import Document
+from qa.types import Document, Turn
 
 Format = Literal["jsonl", "squad"]
 FORMATS: tuple[str, ...] = ("jsonl", "squad")
-
-
-@dataclass(frozen=True)
-class Turn:
-    """An earlier exchange of a conversation, for follow-up questions."""
-
-    question: str
-    answer: str
 
 
 @dataclass(frozen=True)

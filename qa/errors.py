@@ -53,6 +53,10 @@ class ModelError(QAError):
     """The embedding model or a reader model cannot be loaded."""
 
 
+class ReaderSpecError(QAError, ValueError):
+    """A reader name that `build_reader` does not know."""
+
+
 class DatasetError(QAError):
     """An evaluation data file is malformed. Names the file and line."""
 

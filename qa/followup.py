@@ -34,7 +34,7 @@ import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-from qa.datasets import Turn
+from qa.types import Turn
 from qa.errors import QuestionError
 from qa.language import ABSTAIN_MESSAGES
 

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from embeddings.encoder import Encoder
 from qa.chunking import split_sentences
-from qa.errors import ModelError, QAError
+from qa.errors import ModelError, ReaderSpecError
 from qa.language import ABSTAIN_MESSAGES, detect_language
 from qa.metrics import normalize_answer
 from qa.reader import ExtractiveReader, Reader
@@ -41,9 +41,6 @@ READER_CHOICES = (
     f"{HF_GENERATE_PREFIX}<model id or path>",
 )
 
-
-class ReaderSpecError(QAError, ValueError):
-    """A reader name that `build_reader` does not know."""
 
 
 def build_reader(spec: str, encoder: Encoder, **options: Any) -> Reader:

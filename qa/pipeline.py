@@ -121,7 +121,9 @@ class Assistant:
         retriever = self.retriever  # one consistent snapshot even if an ingest swaps it meanwhile
         hits = retriever.search(query, top_k or self.settings.top_k)
         t1 = time.perf_counter()
-        answer = self.reader.read(query, hits, language=language)
+        # The reader scores sentences against the resolved query; `focus` (the follow-up's own words) tells
+        # it which part of a sentence the follow-up asks about ("और अमेरिका की ओर से?").
+        answer = self.reader.read(query, hits, language=language, focus=text if query != text else None)
         t2 = time.perf_counter()
         return replace(
             answer,

@@ -7,6 +7,14 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Turn:
+    """An earlier exchange of a conversation, for follow-up questions."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class Document:
     """One article. `text` is NFC-normalised; chunk offsets point into it."""
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import ModelError, QAError
+from qa.errors import ModelError, QAError, ReaderSpecError
 from qa.hf_readers import (
     HFGenerativeReader,
     HFQAReader,
-    ReaderSpecError,
     build_reader,
     supported_span,
     token_support,
