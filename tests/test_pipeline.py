@@ -1,0 +1,152 @@
+"""The Assistant: question checks, index life cycle (stale, corrupt, repaired), ingest rollback, threads,
+and the process-wide `qa.answer()`. Model-free (hashing encoder) except where marked slow."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa import pipeline
+from qa.config import Settings
+from qa.errors import (CorpusError, EmptyQuestionError, IndexCorruptError, QuestionError,
+                       QuestionTooLongError)
+from qa.retriever import CURRENT, Retriever, current_version
+
+HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
+NAVAL = "title: नौसेना अभ्यास\ndate: 2026-02-01\n\nभारतीय नौसेना ने समुद्र शक्ति अभ्यास विशाखापत्तनम में किया।\n"
+
+
+class SpyEncoder:
+    """Wraps an encoder and counts query encodings (to prove refused questions cost no model call)."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.queries = inner, 0
+        self.model_id, self.dim = inner.model_id, inner.dim
+
+    def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries += 1
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+        return self.inner.encode_passages(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+def _settings(corpus: Path, tmp_path: Path) -> Settings:
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
+                    model="hashing:256")
+
+
+def test_bad_questions_raise_typed_errors_before_any_model_call(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    spy = SpyEncoder(hashing_encoder)
+    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=spy, progress=False)
+    for empty in ("", "   ", "\n\t "):
+        with pytest.raises(EmptyQuestionError):
+            assistant.ask(empty)
+    with pytest.raises(QuestionTooLongError, match="100,000 characters long; the limit is 2,000"):
+        assistant.ask("क" * 100_000)
+    with pytest.raises(QuestionError):
+        assistant.ask(None)  # type: ignore[arg-type]
+    assert spy.queries == 0
+    answer = assistant.ask("  " + HAWAII_HI + "  ")
+    assert spy.queries >= 1 and answer.question == HAWAII_HI
+    assert answer.retrieved and "total" in answer.timings_ms
+
+
+def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(seed_corpus, tmp_path)
+    first = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    (seed_corpus / "naval.txt").write_text(NAVAL, encoding="utf-8")
+    second = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert second.manifest["corpus_fingerprint"] != first.manifest["corpus_fingerprint"]
+    assert "naval" in second.retriever.documents
+    live = (settings.index_dir / CURRENT).read_text()
+    third = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert (settings.index_dir / CURRENT).read_text() == live  # up to date: loaded, not rebuilt
+    assert third.manifest["corpus_fingerprint"] == second.manifest["corpus_fingerprint"]
+
+
+def test_corrupt_index_is_refused_or_repaired(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(seed_corpus, tmp_path)
+    pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    (current_version(settings.index_dir) / "chunks.jsonl").write_text("garbage\n")
+    with pytest.raises(IndexCorruptError, match="qa build"):
+        pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False, repair=False)
+    repaired = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False, repair=True)
+    assert "अशुतोष दीक्षित" in repaired.search(HAWAII_HI, 1)[0].chunk.text
+
+
+def test_failed_ingest_rolls_back_corpus_and_index(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(seed_corpus, tmp_path)
+    assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    live = (settings.index_dir / CURRENT).read_text()
+    article = tmp_path / "naval.txt"
+    article.write_text(NAVAL, encoding="utf-8")
+
+    def disk_full(self, index_dir):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Retriever, "save", disk_full)
+    with pytest.raises(OSError):
+        assistant.ingest([article])
+    assert not (seed_corpus / "naval.txt").exists()
+    assert (settings.index_dir / CURRENT).read_text() == live
+    assert "naval" not in assistant.retriever.documents
+
+    monkeypatch.undo()
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"%PDF-1.7\x00\x00\x01\x02binary")
+    with pytest.raises(CorpusError, match="scan.txt"):
+        assistant.ingest([article, bad])  # one bad file: nothing of the batch is taken
+    assert not (seed_corpus / "naval.txt").exists()
+    report = assistant.ingest([article])
+    assert report.added_documents == ("naval",) and (seed_corpus / "naval.txt").exists()
+
+
+def test_questions_during_an_ingest_from_other_threads(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
+                                                 progress=False)
+    articles = []
+    for n in range(3):
+        path = tmp_path / f"extra-{n}.txt"
+        path.write_text(f"title: लेख {n}\n\nयह अतिरिक्त लेख संख्या {n} है जिसमें अभ्यास का उल्लेख है।", encoding="utf-8")
+        articles.append(path)
+    errors: list[BaseException] = []
+    answers = []
+
+    def asker() -> None:
+        try:
+            for _ in range(10):
+                answers.append(assistant.ask(HAWAII_HI))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=asker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for path in articles:
+        assistant.ingest([path])
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(answers) == 40
+    assert all(any("दीक्षित" in s.text for s in a.retrieved) for a in answers)
+    assert {"extra-0", "extra-1", "extra-2"} <= set(assistant.retriever.documents)
+
+
+def test_process_wide_answer_function(seed_corpus, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SAMACHAR_CORPUS_DIR", str(seed_corpus))
+    monkeypatch.setenv("SAMACHAR_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("SAMACHAR_MODEL", "hashing:256")
+    monkeypatch.setattr(pipeline, "_default", None)
+    first = qa.answer(HAWAII_HI)
+    built = pipeline._default
+    second = qa.answer("भारत के रक्षा मंत्री कौन हैं?")
+    assert pipeline._default is built is not None  # one assistant for the process
+    assert first.question == HAWAII_HI and second.retrieved
+    assert (tmp_path / "index" / CURRENT).is_file()
