@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._xquad import load_xquad  # noqa: E402
+from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import parse_article  # noqa: E402
-from embeddings.encoder import load_encoder  # noqa: E402
 from qa.retriever import FusionWeights, IndexParams, Retriever  # noqa: E402
 
 TUNE_ARTICLES = 10
@@ -95,7 +95,6 @@ def main() -> int:
     for weight, power in grid:
         retriever.fusion = replace(FusionWeights(), lexical_weight=weight, coverage_power=power)
         rankings = [doc_ranking(retriever, q.question, "hybrid") for q, _ in tune]
-        s = scores(rankings, [q.doc_id for q, _ in tune])
         # Both languages weigh the same: the objective is the mean of their MRR on the tuning split.
         by_lang = {}
         for lang in ("hi", "en"):

@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -30,6 +28,7 @@ from qa import metrics as M
 from qa.config import Settings
 from qa.datasets import Dataset, Example, load_dataset
 from qa.errors import DatasetError, QAError
+from qa.files import write_atomic
 from qa.types import Answer
 
 REPORT_FORMAT = 1
@@ -343,17 +342,6 @@ def build_report_json(report: EvalReport, *, dataset: Dataset | None = None, set
     return _jsonable(doc)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path, *,
                   title: str | None = None) -> dict[str, Path]:
     """Write predictions.jsonl, figure.png and, last, report.json (its presence marks a complete run)."""
@@ -362,9 +350,9 @@ def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path
              "figure": out_dir / "figure.png"}
     paths["report"].unlink(missing_ok=True)  # a stale report must not vouch for new predictions
     lines = (json.dumps(p.to_dict(), ensure_ascii=False) for p in report.predictions)
-    _write_atomic(paths["predictions"], ("\n".join(lines) + "\n").encode("utf-8"))
-    _write_atomic(paths["figure"], render_figure(report, title=title))
-    _write_atomic(paths["report"], json.dumps(report_json, ensure_ascii=False, indent=2).encode("utf-8"))
+    write_atomic(paths["predictions"], ("\n".join(lines) + "\n").encode("utf-8"))
+    write_atomic(paths["figure"], render_figure(report, title=title))
+    write_atomic(paths["report"], json.dumps(report_json, ensure_ascii=False, indent=2).encode("utf-8"))
     return paths
 
 

@@ -34,9 +34,9 @@ import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-from qa.types import Turn
 from qa.errors import QuestionError
 from qa.language import ABSTAIN_MESSAGES
+from qa.types import Turn
 
 __all__ = ["Turn", "normalise_history", "is_followup", "resolve_followup"]
 

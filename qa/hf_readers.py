@@ -65,6 +65,24 @@ def build_reader(spec: str, encoder: Encoder, **options: Any) -> Reader:
     raise ReaderSpecError(f"Unknown reader {spec!r}; choose one of: {', '.join(READER_CHOICES)}.")
 
 
+def _load_once(reader: Any, auto_class: str, kind: str) -> tuple[Any, Any]:
+    """Load `reader.model_name` (tokenizer + model) on first use, once, under the reader's lock."""
+    with reader._lock:
+        if reader._loaded is None:
+            transformers = _import_transformers()
+            try:
+                tokenizer = transformers.AutoTokenizer.from_pretrained(reader.model_name)
+                model = getattr(transformers, auto_class).from_pretrained(reader.model_name)
+            except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
+                raise ModelError(
+                    f"Could not load the {kind} model {reader.model_name!r}: {exc}. "
+                    f"Give a local model folder or a model id the hub can serve."
+                ) from exc
+            model.eval()
+            reader._loaded = (tokenizer, model)
+        return reader._loaded
+
+
 def _import_transformers() -> Any:
     try:
         import transformers
@@ -75,19 +93,6 @@ def _import_transformers() -> Any:
     return transformers
 
 
-def _source(hit: Hit, span: tuple[int, int] | None = None) -> Source:
-    c = hit.chunk
-    return Source(
-        doc_id=c.doc_id,
-        title=hit.title,
-        date=hit.date,
-        text=c.text,
-        start=c.start,
-        end=c.end,
-        score=hit.score,
-        answer_start=span[0] if span else None,
-        answer_end=span[1] if span else None,
-    )
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:
@@ -103,7 +108,7 @@ def _abstain(name: str, question: str, language: str, hits: Sequence[Hit], confi
         text=ABSTAIN_MESSAGES[language],
         abstained=True,
         confidence=float(min(1.0, max(0.0, confidence))),
-        sources=tuple(_source(h) for h in list(hits)[:2]),
+        sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
         language=language,
         reader=name,
     )
@@ -151,20 +156,7 @@ class HFQAReader:
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._loaded is None:
-                transformers = _import_transformers()
-                try:
-                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name)
-                    model = transformers.AutoModelForQuestionAnswering.from_pretrained(self.model_name)
-                except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
-                    raise ModelError(
-                        f"Could not load the question-answering model {self.model_name!r}: {exc}. "
-                        f"Give a local model folder or a model id the hub can serve."
-                    ) from exc
-                model.eval()
-                self._loaded = (tokenizer, model)
-            return self._loaded
+        return _load_once(self, "AutoModelForQuestionAnswering", "question-answering")
 
     def best_span(self, question: str, context: str) -> tuple[int, int, float] | None:
         """The best answer span of `context` as character offsets with its probability, or None."""
@@ -234,7 +226,7 @@ class HFQAReader:
             text=text,
             abstained=False,
             confidence=float(min(1.0, score)),
-            sources=(_source(hit, (start, end)),),
+            sources=(Source.from_hit(hit, (start, end)),),
             sentence=_sentence_around(hit.chunk.text, start, end),
             language=language,
             quoted=detect_language(text) != language,
@@ -340,20 +332,7 @@ class HFGenerativeReader:
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._loaded is None:
-                transformers = _import_transformers()
-                try:
-                    tokenizer = transformers.AutoTokenizer.from_pretrained(self.model_name)
-                    model = transformers.AutoModelForCausalLM.from_pretrained(self.model_name)
-                except Exception as exc:  # transformers raises OSError, ValueError, HF hub errors...
-                    raise ModelError(
-                        f"Could not load the generative model {self.model_name!r}: {exc}. "
-                        f"Give a local model folder or a model id the hub can serve."
-                    ) from exc
-                model.eval()
-                self._loaded = (tokenizer, model)
-            return self._loaded
+        return _load_once(self, "AutoModelForCausalLM", "generative")
 
     def prompt(self, question: str, hits: Sequence[Hit], language: str) -> str:
         """The grounded prompt: instruction, numbered passages, the question."""
@@ -408,7 +387,7 @@ class HFGenerativeReader:
                     text=text,
                     abstained=False,
                     confidence=0.8,
-                    sources=(_source(hit, span),),
+                    sources=(Source.from_hit(hit, span),),
                     sentence=_sentence_around(hit.chunk.text, *span),
                     language=language,
                     quoted=detect_language(text) != language,
@@ -430,7 +409,7 @@ class HFGenerativeReader:
             text=generated,
             abstained=False,
             confidence=0.6 * overlap,
-            sources=(_source(hit),),
+            sources=(Source.from_hit(hit),),
             sentence=sentence,
             language=language,
             quoted=False,

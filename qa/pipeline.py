@@ -3,8 +3,6 @@ built; everything below takes an encoder/reader object, so tests hand in small o
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
 import unicodedata
@@ -16,8 +14,17 @@ from embeddings.encoder import Encoder, load_encoder
 from embeddings.errors import EmbeddingModelError
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint, load_corpus, load_document
-from qa.errors import (CorpusError, EmptyQuestionError, IndexCorruptError, IndexMismatchError,
-                       IndexMissingError, ModelError, QuestionError, QuestionTooLongError)
+from qa.errors import (
+    CorpusError,
+    EmptyQuestionError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    ModelError,
+    QuestionError,
+    QuestionTooLongError,
+)
+from qa.files import write_atomic
 from qa.followup import resolve_followup
 from qa.hf_readers import build_reader
 from qa.language import detect_language
@@ -129,7 +136,7 @@ class Assistant:
             answer,
             question=text,
             search_query=query if query != text else None,
-            retrieved=tuple(source_of(h) for h in hits),
+            retrieved=tuple(Source.from_hit(h) for h in hits),
             timings_ms={"retrieve": (t1 - t0) * 1000, "read": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
         )
 
@@ -158,13 +165,6 @@ class Assistant:
         return report
 
 
-def source_of(hit: Hit, answer_span: tuple[int, int] | None = None) -> Source:
-    c = hit.chunk
-    return Source(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
-                  score=hit.score, answer_start=answer_span[0] if answer_span else None,
-                  answer_end=answer_span[1] if answer_span else None)
-
-
 def _copy_into_corpus(path: Path, corpus_dir: Path) -> Callable[[], None]:
     """Copy `path` into the corpus folder atomically; returns a function that undoes the copy."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -172,26 +172,15 @@ def _copy_into_corpus(path: Path, corpus_dir: Path) -> Callable[[], None]:
     if target.exists() and target.resolve() == path.resolve():
         return lambda: None
     old = target.read_bytes() if target.exists() else None
-    _write_bytes_atomic(target, path.read_bytes())
+    write_atomic(target, path.read_bytes())
 
     def undo() -> None:
         if old is None:
             target.unlink(missing_ok=True)
         else:
-            _write_bytes_atomic(target, old)
+            write_atomic(target, old)
 
     return undo
-
-
-def _write_bytes_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 _default: Assistant | None = None

@@ -1425,7 +1425,7 @@ class ExtractiveReader:
             text=ABSTAIN_MESSAGES[language],
             abstained=True,
             confidence=float(max(0.0, min(1.0, confidence))),
-            sources=tuple(_source(h) for h in list(hits)[:2]),
+            sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
             language=language,
             reader=self.name,
         )
@@ -1446,7 +1446,7 @@ class ExtractiveReader:
         else:
             a_start, a_end = sent.start + span.start, sent.start + span.end
         text = hit.chunk.text[a_start:a_end]
-        sources = [_source(hit, (a_start, a_end))]
+        sources = [Source.from_hit(hit, (a_start, a_end))]
         # Other retrieved passages holding the same words (overlapping chunks) support the answer too.
         doc_start = hit.chunk.start + a_start
         for k, other in enumerate(hits):
@@ -1458,7 +1458,7 @@ class ExtractiveReader:
                 and doc_start + len(text) <= c.end
             ):
                 off = doc_start - c.start
-                sources.append(_source(other, (off, off + len(text))))
+                sources.append(Source.from_hit(other, (off, off + len(text))))
         return Answer(
             question=question,
             text=text,
@@ -1472,16 +1472,3 @@ class ExtractiveReader:
         )
 
 
-def _source(hit: Hit, span: tuple[int, int] | None = None) -> Source:
-    c = hit.chunk
-    return Source(
-        doc_id=c.doc_id,
-        title=hit.title,
-        date=hit.date,
-        text=c.text,
-        start=c.start,
-        end=c.end,
-        score=hit.score,
-        answer_start=span[0] if span else None,
-        answer_end=span[1] if span else None,
-    )

@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -35,6 +34,7 @@ from qa.chunking import chunk_document
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.files import fsync_dir, write_atomic
 from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document, Hit
 
@@ -236,12 +236,12 @@ class Retriever:
         manifest = dict(self.manifest)
         manifest["files"] = {name: _sha256(version / name)
                              for name in ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")}
-        _write_atomic(version / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-        _fsync_dir(version)
+        write_atomic(version / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        fsync_dir(version)
         pointer = index_dir / CURRENT
         previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
-        _write_atomic(pointer, version.name + "\n")
-        _fsync_dir(index_dir)
+        write_atomic(pointer, version.name + "\n")
+        fsync_dir(index_dir)
         self.manifest = manifest
         _remove_stale_versions(index_dir, keep={version.name, previous})
         return version
@@ -330,27 +330,6 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_stale_versions(index_dir: Path, keep: set[str]) -> None:

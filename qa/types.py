@@ -63,6 +63,14 @@ class Source:
     answer_start: int | None = None
     answer_end: int | None = None
 
+    @classmethod
+    def from_hit(cls, hit: Hit, span: tuple[int, int] | None = None) -> "Source":
+        """The passage of `hit`, with the answer span's offsets inside it when given."""
+        c = hit.chunk
+        return cls(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
+                   score=hit.score, answer_start=span[0] if span else None,
+                   answer_end=span[1] if span else None)
+
 
 @dataclass(frozen=True)
 class Answer:

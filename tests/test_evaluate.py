@@ -12,8 +12,15 @@ import pytest
 
 from qa.datasets import Example, Turn, detect_format, load_dataset
 from qa.errors import DatasetError
-from qa.evaluate import (HEADLINE, EvaluationInterrupted, compare_metrics, evaluate, main, score_answer,
-                         summarize)
+from qa.evaluate import (
+    HEADLINE,
+    EvaluationInterrupted,
+    compare_metrics,
+    evaluate,
+    main,
+    score_answer,
+    summarize,
+)
 from qa.types import Answer, Source
 
 REPO = Path(__file__).resolve().parent.parent

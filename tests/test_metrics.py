@@ -6,8 +6,19 @@ import math
 
 import pytest
 
-from qa.metrics import (abstention_scores, contains_answer, dedupe, exact_match, first_relevant_rank, mean,
-                        mrr_at_k, normalize_answer, percentile, recall_at_k, token_f1)
+from qa.metrics import (
+    abstention_scores,
+    contains_answer,
+    dedupe,
+    exact_match,
+    first_relevant_rank,
+    mean,
+    mrr_at_k,
+    normalize_answer,
+    percentile,
+    recall_at_k,
+    token_f1,
+)
 
 
 @pytest.mark.parametrize("raw, expected", [

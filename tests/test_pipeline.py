@@ -11,8 +11,7 @@ import pytest
 import qa
 from qa import pipeline
 from qa.config import Settings
-from qa.errors import (CorpusError, EmptyQuestionError, IndexCorruptError, QuestionError,
-                       QuestionTooLongError)
+from qa.errors import CorpusError, EmptyQuestionError, IndexCorruptError, QuestionError, QuestionTooLongError
 from qa.retriever import CURRENT, Retriever, current_version
 
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
