@@ -21,6 +21,7 @@ With ``stopwords=True`` very common Hindi function words, Hindi question words (
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,9 @@ import numpy as np
 import regex
 
 from qa.errors import IndexCorruptError
+
+# bm25s sets its own logger to DEBUG, which prints a line per index build into the chat's and CLI's output.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT_VERSION = 1
 META_FILE = "lexical.json"
