@@ -30,7 +30,7 @@ from qa.chunking import split_sentences
 from qa.errors import ModelError, ReaderSpecError
 from qa.language import ABSTAIN_MESSAGES, detect_language
 from qa.metrics import normalize_answer
-from qa.reader import ExtractiveReader, Reader
+from qa.reader import ExtractiveReader, Reader, abstention
 from qa.types import Answer, Hit, Source
 
 HF_QA_PREFIX = "hf-qa:"
@@ -102,16 +102,6 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
-def _abstain(name: str, question: str, language: str, hits: Sequence[Hit], confidence: float = 0.0) -> Answer:
-    return Answer(
-        question=question,
-        text=ABSTAIN_MESSAGES[language],
-        abstained=True,
-        confidence=float(min(1.0, max(0.0, confidence))),
-        sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
-        language=language,
-        reader=name,
-    )
 
 
 def _check_language(language: str) -> None:
@@ -217,7 +207,7 @@ class HFQAReader:
         if best is None or best[0] < self.min_score:
             if self.fallback is not None:
                 return self.fallback.read(question, hits, language=language, focus=focus)
-            return _abstain(self.name, question, language, hits, best[0] if best else 0.0)
+            return abstention(self.name, question, language, hits, best[0] if best else 0.0)
         score, k, start, end = best
         hit = hits[k]
         text = hit.chunk.text[start:end]
@@ -361,7 +351,7 @@ class HFGenerativeReader:
         _check_language(language)
         hits = list(hits)
         if not hits:
-            return _abstain(self.name, question, language, hits)
+            return abstention(self.name, question, language, hits)
         used = hits[: self.max_hits]
         generated = self.generate(self.prompt(question, used, language))
         answer = self.grounded_answer(question, generated, used, language)
@@ -370,7 +360,7 @@ class HFGenerativeReader:
         if self.fallback is not None:
             fallback = self.fallback.read(question, hits, language=language, focus=focus)
             return replace(fallback, reader=f"{self.name} -> {fallback.reader}")
-        return _abstain(self.name, question, language, hits)
+        return abstention(self.name, question, language, hits)
 
     def grounded_answer(
         self, question: str, generated: str, hits: Sequence[Hit], language: str

@@ -1420,15 +1420,7 @@ class ExtractiveReader:
         return _sigmoid(sum(CONFIDENCE.get(k, 0.0) * v for k, v in evidence.items()))
 
     def _abstain(self, question: str, language: str, hits: Sequence[Hit], confidence: float) -> Answer:
-        return Answer(
-            question=question,
-            text=ABSTAIN_MESSAGES[language],
-            abstained=True,
-            confidence=float(max(0.0, min(1.0, confidence))),
-            sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
-            language=language,
-            reader=self.name,
-        )
+        return abstention(self.name, question, language, hits, confidence)
 
     def _answer(
         self,
@@ -1472,3 +1464,14 @@ class ExtractiveReader:
         )
 
 
+def abstention(reader: str, question: str, language: str, hits: Sequence[Hit], confidence: float = 0.0) -> Answer:
+    """The abstention answer of every reader: the message in the question's language, the closest passages."""
+    return Answer(
+        question=question,
+        text=ABSTAIN_MESSAGES[language],
+        abstained=True,
+        confidence=float(max(0.0, min(1.0, confidence))),
+        sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
+        language=language,
+        reader=reader,
+    )

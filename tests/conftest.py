@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ XQUAD_DIR = REPO.parent / "shared" / "benchmarks" / "xquad"
 # One torch thread: on these 2-core VMs two threads are often slower for small inputs (measured in
 # benchmarks/encoder_threads.py); set before torch is imported by any test.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def free_port() -> int:
+    """A localhost port nobody listens on right now (for the app tests' servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ answer that the assertions read."""
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # app.py is a script at the repository root, not part of the package
     sys.path.insert(0, str(REPO))
+
+from conftest import free_port
 
 import app  # noqa: E402
 from qa.config import Settings  # noqa: E402
@@ -43,12 +44,6 @@ date: 2026-02-14
 अभ्यास में पनडुब्बी रोधी युद्ध और खोज एवं बचाव अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "समुद्र कवच-27 अभ्यास का नेतृत्व किसने किया?"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ the layout on a 390px-wide phone screen. Screenshots go to each test's tmp dir."
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # app.py is a script at the repository root, not part of the package
     sys.path.insert(0, str(REPO))
+
+from conftest import free_port
 
 import app  # noqa: E402
 from qa.config import Settings  # noqa: E402
@@ -46,12 +47,6 @@ date: 2026-03-02
 अभ्यास में समुद्री डकैती रोधी अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "नीलकंठ सेतु अभ्यास की कमान किसने संभाली?"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
