@@ -106,7 +106,8 @@ class Retriever:
 
     def __init__(self, encoder: Encoder, params: IndexParams, documents: Sequence[Document],
                  chunks: Sequence[Chunk], vectors: np.ndarray, dense: VectorIndex, lexical: LexicalIndex,
-                 *, fusion: FusionWeights | None = None, manifest: dict[str, Any] | None = None) -> None:
+                 *, fusion: FusionWeights | None = None, manifest: dict[str, Any] | None = None,
+                 embedded: int = 0) -> None:
         self.encoder = encoder
         self.params = params
         self.documents = {d.id: d for d in documents}
@@ -116,6 +117,8 @@ class Retriever:
         self.lexical = lexical
         self.fusion = fusion or FusionWeights()
         self.manifest = manifest or self._make_manifest()
+        #: How many passages the build that made this retriever embedded (0 for a loaded index).
+        self.embedded = embedded
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -143,12 +146,8 @@ class Retriever:
         batches = [todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
         for batch in _progress(batches, progress, "Embedding", unit="batch"):
             vectors[batch] = encoder.encode_passages([chunks[i].text for i in batch])
-        retriever = cls(encoder, params, docs, chunks, vectors, VectorIndex.build(vectors),
-                        LexicalIndex.build([c.text for c in chunks]))
-        retriever.last_embedded = len(todo)
-        return retriever
-
-    last_embedded: int = 0
+        return cls(encoder, params, docs, chunks, vectors, VectorIndex.build(vectors),
+                   LexicalIndex.build([c.text for c in chunks]), embedded=len(todo))
 
     def with_documents(self, documents: Sequence[Document], *, progress: bool = False) -> tuple["Retriever", IngestReport]:
         """A new retriever with `documents` added (or replacing those with the same id)."""
@@ -167,7 +166,7 @@ class Retriever:
         changed = set(added) | set(replaced)
         report = IngestReport(tuple(added), tuple(replaced), tuple(unchanged),
                               chunks_added=sum(1 for c in new.chunks if c.doc_id in changed),
-                              chunks_embedded=new.last_embedded, total_chunks=len(new.chunks))
+                              chunks_embedded=new.embedded, total_chunks=len(new.chunks))
         return new, report
 
     def _make_manifest(self) -> dict[str, Any]:
