@@ -55,7 +55,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = assistant.ingest(args.paths, progress=True)
     print(f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
           f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
-          f"({report.chunks_embedded} embedded); {report.total_chunks} passages in the index.")
+          f"({report.texts_embedded} passages and sentences embedded); {report.total_chunks} passages in the index.")
     return 0
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import pytest
 from embeddings.encoder import HashingEncoder
 from qa.corpus import load_corpus, parse_article
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from qa.retriever import CURRENT, IndexParams, Retriever, current_version
+from qa.chunking import split_sentences
+from qa.retriever import CHECKSUMMED, CURRENT, IndexParams, Retriever, current_version
 
 REPO = Path(__file__).resolve().parent.parent
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
@@ -52,14 +54,70 @@ def test_build_save_load_roundtrip_and_manifest(built, hashing_encoder) -> None:
     loaded = Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
     assert [c.text for c in loaded.chunks] == [c.text for c in retriever.chunks]
     manifest = json.loads((current_version(index_dir) / "manifest.json").read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == "hashing:256" and manifest["dim"] == 256
     assert manifest["chunk_tokens"] == 160 and manifest["chunk_overlap_sentences"] == 1
-    assert manifest["counts"] == {"documents": 2, "chunks": len(retriever.chunks)}
+    assert manifest["counts"] == {"documents": 2, "chunks": len(retriever.chunks),
+                                  "sentences": len(retriever.sentences)}
+    assert set(manifest["files"]) == set(CHECKSUMMED)
     assert len(manifest["corpus_fingerprint"]) == 64
     # Every chunk's text is the exact slice of its document (offsets survive the round trip).
     for c in loaded.chunks:
         assert loaded.documents[c.doc_id].text[c.start:c.end] == c.text
+    assert loaded.sentences == retriever.sentences and loaded.members == retriever.members
+    assert np.array_equal(loaded.sentence_vectors, retriever.sentence_vectors)
+    assert [h.chunk.id for h in loaded.search(HAWAII_HI, 5)] == [h.chunk.id for h in retriever.search(HAWAII_HI, 5)]
+
+
+def test_sentence_rows_cover_each_chunk_exactly_once_per_sentence(built) -> None:  # type: ignore[no-untyped-def]
+    retriever, _ = built
+    assert len(set(retriever.sentences)) == len(retriever.sentences)  # overlap sentences are shared rows
+    shared = 0
+    for chunk, rows in zip(retriever.chunks, retriever.members):
+        assert rows, chunk.id
+        texts = [retriever.documents[chunk.doc_id].text[retriever.sentences[j].start:retriever.sentences[j].end]
+                 for j in rows]
+        # The sentences, in order, are the chunk's text cut at sentence ends.
+        assert [chunk.text[s:e] for s, e in split_sentences(chunk.text)] == texts
+        assert all(retriever.sentences[j].doc_id == chunk.doc_id for j in rows)
+        shared += sum(1 for j in rows if sum(j in m for m in retriever.members) > 1)
+    assert shared > 0  # the seed articles have multi-chunk paragraphs, so the 1-sentence overlap is exercised
+    # Each row's vector is the encoding of that sentence's text.
+    enc = retriever.encoder
+    j = retriever.members[0][0]
+    sent = retriever.sentences[j]
+    text = retriever.documents[sent.doc_id].text[sent.start:sent.end]
+    assert np.allclose(retriever.sentence_vectors[j], enc.encode_passages([text])[0])
+
+
+def test_best_sentence_lifts_a_chunk_and_weight_zero_is_chunk_cosine(built) -> None:  # type: ignore[no-untyped-def]
+    retriever, _ = built
+    query = HAWAII_HI
+    q = retriever.encoder.encode_queries([query])[0]
+    signals = retriever.signals(query, len(retriever.chunks), mode="dense")
+    cands = list(signals.candidates)
+    assert cands == list(range(len(retriever.chunks)))  # the seed index is smaller than the candidate pool
+    w = retriever.fusion.sentence_weight
+    assert 0 < w < 1
+    whole = np.asarray(retriever.vectors) @ q
+    best = np.array([max(float(retriever.sentence_vectors[j] @ q) for j in rows) for rows in retriever.members])
+    assert np.allclose(signals.scores(retriever.fusion, "dense")[0], (1 - w) * whole + w * best, atol=1e-6)
+    retriever.fusion = replace(retriever.fusion, sentence_weight=0.0)
+    assert np.allclose(signals.scores(retriever.fusion, "dense")[0], whole, atol=1e-6)
+    top = retriever.search(query, 1, mode="dense")[0]
+    assert top.chunk.id == retriever.chunks[int(np.argmax(whole))].id
+
+
+def test_sentence_index_alone_brings_a_chunk_into_the_candidates(built) -> None:  # type: ignore[no-untyped-def]
+    retriever, _ = built
+    # With one candidate from each index, the chunk holding the best sentence is scored even when the
+    # chunk index's own single candidate is another chunk.
+    retriever.fusion = replace(retriever.fusion, candidates=1)
+    q = retriever.encoder.encode_queries([HAWAII_HI])[0]
+    best_sentence = int(np.argmax(np.asarray(retriever.sentence_vectors) @ q))
+    holders = {retriever.chunks[i].id for i, rows in enumerate(retriever.members) if best_sentence in rows}
+    hits = retriever.search(HAWAII_HI, 10, mode="dense")
+    assert holders <= {h.chunk.id for h in hits}
 
 
 def test_hindi_question_finds_the_hawaii_passage_with_hashing_encoder(built) -> None:  # type: ignore[no-untyped-def]
@@ -108,14 +166,16 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     encoder = CountingEncoder()
     docs = load_corpus(seed_corpus)
     base = Retriever.build(docs, encoder, _params(encoder))
-    assert encoder.embedded == len(base.chunks)
+    # Every distinct chunk and sentence text once: a one-sentence chunk and its sentence share a vector.
+    assert encoder.embedded == base.embedded == len(set(base._texts()))
     encoder.embedded = 0
     new_doc = parse_article("date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
                             "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
                             doc_id="naval-exercise", source="test")
     updated, report = base.with_documents([new_doc])
     new_chunks = [c for c in updated.chunks if c.doc_id == "naval-exercise"]
-    assert encoder.embedded == report.chunks_embedded == len(new_chunks) >= 1
+    assert len(new_chunks) >= 1
+    assert encoder.embedded == report.texts_embedded == len(set(updated._texts()) - set(base._texts()))
     assert report.added_documents == ("naval-exercise",) and report.chunks_added == len(new_chunks)
     assert report.total_chunks == len(base.chunks) + len(new_chunks)
     # Re-ingesting the same article changes nothing and embeds nothing.
@@ -123,6 +183,11 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     again, report = updated.with_documents([new_doc])
     assert report.unchanged_documents == ("naval-exercise",) and encoder.embedded == 0
     assert "समुद्र शक्ति" in again.search("समुद्र शक्ति अभ्यास कहाँ हुआ?", 1)[0].chunk.text
+    # A one-sentence article is one chunk and one sentence of the same text: embedded once.
+    encoder.embedded = 0
+    short = parse_article("वायुसेना ने जोधपुर में नया हवाई अड्डा खोला।", doc_id="short", source="test")
+    _, report = again.with_documents([short])
+    assert encoder.embedded == report.texts_embedded == 1
 
 
 _KILL_SCRIPT = textwrap.dedent("""
