@@ -110,7 +110,7 @@ def main() -> int:
 
     encoder.encode_queries = cached  # type: ignore[method-assign]
 
-    doc_index = {d.id: i for i, d in enumerate(sorted(retriever.documents))}
+    doc_index = {doc_id: i for i, doc_id in enumerate(sorted(retriever.documents))}
     doc_of = np.array([doc_index[c.doc_id] for c in retriever.chunks])
     sets = {"hi": hi_questions, "en": en_questions}
     gold = {lang: np.array([doc_index[q.doc_id] for q in qs]) for lang, qs in sets.items()}

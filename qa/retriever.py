@@ -284,8 +284,10 @@ class Retriever:
         for j in order:
             chunk = self.chunks[int(signals.candidates[j])]
             doc = self.documents[chunk.doc_id]
+            rows = list(self.members[int(signals.candidates[j])])
             hits.append(Hit(chunk=chunk, title=doc.title, date=doc.date, score=float(fused[j]),
-                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j])))
+                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j]),
+                            sentence_vectors=np.asarray(self.sentence_vectors[rows])))
         return hits
 
     def signals(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> "Signals":
