@@ -117,6 +117,11 @@ class SentenceTransformerEncoder:
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, show_progress)
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the encoding of a question seen before)."""
+        with self._lock:
+            self._query_cache.clear()
+
     def count_tokens(self, text: str) -> int:
         with self._lock:
             ids = self.model.tokenizer(self._passage_prompt + text, add_special_tokens=True,

@@ -51,3 +51,6 @@ def test_query_cache_returns_the_same_vectors(real_encoder) -> None:  # type: ig
     np.testing.assert_array_equal(first[0], first[2])
     first[0, :] = 0  # callers get copies: mutating a result does not poison the cache
     assert np.linalg.norm(real_encoder.encode_queries(["पहला प्रश्न"])[0]) > 0.99
+    real_encoder.clear_query_cache()
+    assert real_encoder._query_cache == {}  # emptied, and encoding again gives the same vectors
+    np.testing.assert_allclose(real_encoder.encode_queries(texts[:2]), again[:2], atol=1e-6)
