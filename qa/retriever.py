@@ -90,7 +90,8 @@ class FusionWeights:
         score = dense + lexical_weight * coverage**coverage_power * bm25 / max_bm25
 
     The best sentence's cosine lifts the passage whose one sentence answers the question above passages that
-    are only about the same topic (XQuAD-hi Recall@1, English questions: 0.872 with chunk vectors alone).
+    are only about the same topic (XQuAD-hi dense Recall@1: English questions 0.872 with chunk vectors alone,
+    0.896 with the best sentence blended in; Hindi questions 0.905 and 0.927).
     ``coverage`` is the share of the query's words found in the BM25 vocabulary. English questions against
     Hindi articles share almost no words with them (mean coverage 0.07 on XQuAD, Hindi questions 0.93), so their
     BM25 ranks are noise; weighting by coverage keeps them from dragging dense results down while Hindi

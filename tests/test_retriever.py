@@ -239,3 +239,41 @@ def test_real_model_puts_hawaii_passage_first(real_encoder, seed_corpus: Path) -
     assert "अशुतोष दीक्षित" in hits[0].chunk.text
     english = retriever.search(HAWAII_EN, 5)
     assert any("अशुतोष दीक्षित" in h.chunk.text for h in english[:3])
+
+
+def test_sentence_files_are_checked_and_an_old_format_index_is_refused(built, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    _, index_dir = built
+    version = current_version(index_dir)
+    manifest_path = version / "manifest.json"
+    good = manifest_path.read_text()
+    # A format-1 index (before sentence vectors) must be rebuilt, and the error says how.
+    manifest = json.loads(good)
+    manifest["format_version"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="format 1.*qa build"):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    # A manifest that does not vouch for every file is not trusted.
+    manifest = json.loads(good)
+    del manifest["files"]["sentences.faiss"]
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="sentences.faiss"):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    # A damaged sentence vector file is caught by its checksum.
+    manifest_path.write_text(good)
+    vectors = np.load(version / "sentence_vectors.npy")
+    np.save(version / "sentence_vectors.npy", vectors[::-1].copy())
+    with pytest.raises(IndexCorruptError, match="sentence_vectors.npy"):
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+
+
+def test_open_or_build_replaces_an_old_format_index(built, seed_corpus: Path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    from qa.pipeline import open_or_build
+
+    _, index_dir = built
+    manifest_path = current_version(index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    retriever = open_or_build(index_dir, load_corpus(seed_corpus), hashing_encoder, _params(hashing_encoder))
+    assert retriever.manifest["format_version"] == 2 and retriever.sentences
+    assert Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder)).manifest["format_version"] == 2
