@@ -26,6 +26,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class CountingEncoder:
+    """The HashingEncoder, counting the passages it embeds (to prove what is, and is not, embedded again)."""
+
+    def __init__(self, dim: int = 256) -> None:
+        from embeddings.encoder import HashingEncoder
+
+        self._inner = HashingEncoder(dim)
+        self.model_id, self.dim = self._inner.model_id, self._inner.dim
+        self.embedded = 0
+
+    def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+        return self._inner.encode_queries(texts)
+
+    def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self._inner.encode_passages(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._inner.count_tokens(text)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the user's cache, corpus or index through the defaults."""

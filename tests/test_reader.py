@@ -455,37 +455,28 @@ def test_dev_set_targets(seed_assistant, real_encoder):
 
 
 def test_reader_uses_the_index_sentence_vectors_a_hit_brings() -> None:
-    from embeddings.encoder import HashingEncoder
+    from conftest import CountingEncoder
     from qa.chunking import split_sentences
-
-    class Counting(HashingEncoder):
-        def __init__(self) -> None:
-            super().__init__(256)
-            self.passages = 0
-
-        def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
-            self.passages += len(texts)
-            return super().encode_passages(texts)
 
     text = ("हवाई में भारत-अमेरिका सैन्य सहयोग समूह की बैठक हुई। इसकी सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की। "
             "बैठक में साइबर सुरक्षा पर चर्चा हुई।")
     question = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
     plain = make_hit(text)
     sentences = [plain.chunk.text[s:e] for s, e in split_sentences(plain.chunk.text)]
-    encoder = Counting()
+    encoder = CountingEncoder()
     with_vectors = Hit(chunk=plain.chunk, title=plain.title, date=plain.date, score=1.0,
                        sentence_vectors=encoder.encode_passages(sentences))
-    encoder.passages = 0
+    encoder.embedded = 0
     fast = ExtractiveReader(encoder).read(question, [with_vectors], language="hi")
-    assert encoder.passages == 0  # nothing encoded again
+    assert encoder.embedded == 0  # nothing encoded again
     slow = ExtractiveReader(encoder).read(question, [plain], language="hi")
-    assert encoder.passages == len(sentences)
+    assert encoder.embedded == len(sentences)
     assert (fast.text, fast.abstained, round(fast.confidence, 6)) == (slow.text, slow.abstained,
                                                                       round(slow.confidence, 6))
     assert fast.confidence > 0  # the dense evidence was computed, from the hit's vectors
     # Vectors that do not match this reader's sentences (another cut) are ignored, not misread.
     wrong = Hit(chunk=plain.chunk, title=plain.title, date=plain.date, score=1.0,
                 sentence_vectors=encoder.encode_passages(sentences[:2]))
-    encoder.passages = 0
+    encoder.embedded = 0
     again = ExtractiveReader(encoder).read(question, [wrong], language="hi")
-    assert encoder.passages == len(sentences) and again.text == slow.text
+    assert encoder.embedded == len(sentences) and again.text == slow.text

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CountingEncoder
 from embeddings.encoder import HashingEncoder
 from qa.corpus import load_corpus, parse_article
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
@@ -23,18 +24,6 @@ from qa.retriever import CHECKSUMMED, CURRENT, IndexParams, Retriever, current_v
 REPO = Path(__file__).resolve().parent.parent
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
 HAWAII_EN = "Who co-chaired the meeting in Hawaii?"
-
-
-class CountingEncoder(HashingEncoder):
-    """Counts how many passages were embedded (to prove incremental ingest re-embeds only new chunks)."""
-
-    def __init__(self) -> None:
-        super().__init__(256)
-        self.embedded = 0
-
-    def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
-        self.embedded += len(texts)
-        return super().encode_passages(texts)
 
 
 def _params(encoder, chunk_tokens: int = 160) -> IndexParams:  # type: ignore[no-untyped-def]
