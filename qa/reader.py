@@ -1136,7 +1136,6 @@ class _Sentence:
     dense: float = 0.0
     score: float = 0.0
     typed: bool = False
-    vector: np.ndarray | None = None  # the index's passage vector of this sentence, when the hit brought one
 
 
 def _sigmoid(x: float) -> float:
@@ -1276,11 +1275,7 @@ class ExtractiveReader:
         out: list[_Sentence] = []
         for h_index, hit in enumerate(hits):
             text = hit.chunk.text
-            spans = split_sentences(text)
-            vectors = hit.sentence_vectors
-            if vectors is not None and (len(vectors) != len(spans) or vectors.shape[1] != self.encoder.dim):
-                vectors = None  # cut differently, or another model: encode the sentences here instead
-            for n, (s, e) in enumerate(spans):
+            for s, e in split_sentences(text):
                 key = (hit.chunk.doc_id, hit.chunk.start + s)
                 if key in seen:
                     continue
@@ -1290,8 +1285,7 @@ class ExtractiveReader:
                     continue
                 matched = frozenset(w.norm for w in info.words if any(_matches(w, t) for t in tokens))
                 mark_tokens(tokens, info.words)
-                sent = _Sentence(h_index, s, e, text[s:e], tokens, matched,
-                                 vector=vectors[n] if vectors is not None else None)
+                sent = _Sentence(h_index, s, e, text[s:e], tokens, matched)
                 if out and out[-1].hit_index == h_index and tokens[0].text in _ANAPHORA:
                     # "इस बैठक की सह-अध्यक्षता …": the sentence speaks of what the previous one named.
                     sent.inherited = out[-1].matched - matched
@@ -1327,9 +1321,8 @@ class ExtractiveReader:
         self, info: QuestionInfo, question: str, sentences: list[_Sentence], idf: dict[str, float]
     ) -> None:
         qv = self._embed([question], "q")[0]
-        missing = [s.text for s in sentences if s.vector is None]
-        fresh = iter(self._embed(missing, "p")) if missing else iter(())
-        dense = [float((s.vector if s.vector is not None else next(fresh)) @ qv) for s in sentences]
+        sv = self._embed([s.text for s in sentences], "p")
+        dense = sv @ qv
         total_idf = sum(idf.values()) or 1.0
         W = SENTENCE_WEIGHTS
         for s, d in zip(sentences, dense):

@@ -9,9 +9,9 @@ Folder layout (``index_dir``)::
         documents.jsonl, chunks.jsonl (offsets and the rows of their sentences), vectors.npy, dense.faiss,
         sentences.jsonl, sentence_vectors.npy, sentences.faiss, bm25/
 
-Every chunk is embedded whole and sentence by sentence: a question usually asks about one sentence, and its
-cosine with that sentence is sharper than with the whole passage, above all for English questions against Hindi
-text (see FusionWeights).
+Every chunk is embedded whole and sentence by sentence (each sentence with the one before it, for context): a
+question usually asks about one sentence, and its cosine with that sentence is sharper than with the whole
+passage, above all for English questions against Hindi text (see FusionWeights).
 
 A write builds a new version folder completely, then swaps CURRENT with ``os.replace``; a crash at any point
 leaves the previous version live and at worst an orphan folder that the next write removes.
@@ -109,17 +109,21 @@ class FusionWeights:
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of a chunk (a unit of `qa.chunking.split_sentences` over the chunk's text), located in its
-    document. A sentence in the overlap of two chunks is one row shared by both."""
+    """One sentence of an article (a unit of `qa.chunking.split_sentences`), located in its document. It is
+    embedded together with the sentence before it (``text[context_start:end]``), so that a sentence that refers
+    back ("इस बैठक की सह-अध्यक्षता …" after the sentence naming the meeting in Hawaii) keeps what it refers to.
+    A sentence in the overlap of two chunks is one row shared by both."""
 
     doc_id: str
     start: int
     end: int
+    context_start: int
 
 
-def chunk_sentences(chunk: Chunk) -> list[Sentence]:
-    """The sentences of `chunk`, cut as the reader cuts them, with offsets into the document."""
-    return [Sentence(chunk.doc_id, chunk.start + s, chunk.start + e) for s, e in split_sentences(chunk.text)]
+def document_sentences(doc: Document) -> list[Sentence]:
+    """The sentences of `doc`, each with the start of the sentence before it as its context."""
+    spans = split_sentences(doc.text)
+    return [Sentence(doc.id, s, e, spans[n - 1][0] if n else s) for n, (s, e) in enumerate(spans)]
 
 
 @dataclass(frozen=True)
@@ -203,15 +207,19 @@ class Retriever:
         for doc in _progress(docs, progress, "Chunking"):
             chunks.extend(chunk_document(doc, encoder.count_tokens, max_tokens=params.chunk_tokens,
                                          overlap_sentences=params.chunk_overlap_sentences))
+        # A chunk's sentences are the article's sentences inside it (a chunk cut from one over-long sentence
+        # holds none and is scored by its own vector alone).
+        by_id = {d.id: d for d in docs}
+        per_doc = {d.id: document_sentences(d) for d in docs}
         rows: dict[Sentence, int] = {}
         members: list[list[int]] = []
         for chunk in chunks:
-            members.append([rows.setdefault(sent, len(rows)) for sent in chunk_sentences(chunk)])
+            members.append([rows.setdefault(sent, len(rows)) for sent in per_doc[chunk.doc_id]
+                            if chunk.start <= sent.start and sent.end <= chunk.end])
         sentences = list(rows)
-        by_id = {d.id: d for d in docs}
-        texts = [c.text for c in chunks] + [by_id[sent.doc_id].text[sent.start:sent.end] for sent in sentences]
+        texts = [c.text for c in chunks] + [by_id[s.doc_id].text[s.context_start:s.end] for s in sentences]
         # Vectors already computed for the same text with the same model are reused (an incremental ingest
-        # embeds only new or changed passages); a one-sentence chunk and its sentence are embedded once.
+        # embeds only new or changed passages); the chunk and the sentence of a one-sentence article are embedded once.
         known: dict[str, np.ndarray] = {}
         if previous is not None and previous.params.model == params.model:
             for text, v in zip(previous._texts(), np.concatenate([previous.vectors, previous.sentence_vectors])):
@@ -237,7 +245,7 @@ class Retriever:
 
     def _texts(self) -> list[str]:
         """Texts of the chunk rows, then of the sentence rows (the order of vectors, sentence_vectors)."""
-        return [c.text for c in self.chunks] + [self.documents[s.doc_id].text[s.start:s.end]
+        return [c.text for c in self.chunks] + [self.documents[s.doc_id].text[s.context_start:s.end]
                                                 for s in self.sentences]
 
     def with_documents(self, documents: Sequence[Document], *, progress: bool = False) -> tuple["Retriever", IngestReport]:
@@ -285,10 +293,8 @@ class Retriever:
         for j in order:
             chunk = self.chunks[int(signals.candidates[j])]
             doc = self.documents[chunk.doc_id]
-            rows = list(self.members[int(signals.candidates[j])])
             hits.append(Hit(chunk=chunk, title=doc.title, date=doc.date, score=float(fused[j]),
-                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j]),
-                            sentence_vectors=np.asarray(self.sentence_vectors[rows])))
+                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j])))
         return hits
 
     def signals(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> "Signals":

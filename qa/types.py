@@ -46,10 +46,6 @@ class Hit:
     score: float
     dense_score: float | None = None
     lexical_score: float | None = None
-    #: The index's vectors of the chunk's sentences (a float32 array, one row per sentence in
-    #: `qa.chunking.split_sentences(chunk.text)` order), so a reader need not encode them again; None when the
-    #: hit did not come from such an index.
-    sentence_vectors: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

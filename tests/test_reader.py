@@ -453,30 +453,3 @@ def test_dev_set_targets(seed_assistant, real_encoder):
     assert abstained_right / unanswerable >= 0.9
     assert false_abstentions / answerable <= 0.05
 
-
-def test_reader_uses_the_index_sentence_vectors_a_hit_brings() -> None:
-    from conftest import CountingEncoder
-    from qa.chunking import split_sentences
-
-    text = ("हवाई में भारत-अमेरिका सैन्य सहयोग समूह की बैठक हुई। इसकी सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की। "
-            "बैठक में साइबर सुरक्षा पर चर्चा हुई।")
-    question = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
-    plain = make_hit(text)
-    sentences = [plain.chunk.text[s:e] for s, e in split_sentences(plain.chunk.text)]
-    encoder = CountingEncoder()
-    with_vectors = Hit(chunk=plain.chunk, title=plain.title, date=plain.date, score=1.0,
-                       sentence_vectors=encoder.encode_passages(sentences))
-    encoder.embedded = 0
-    fast = ExtractiveReader(encoder).read(question, [with_vectors], language="hi")
-    assert encoder.embedded == 0  # nothing encoded again
-    slow = ExtractiveReader(encoder).read(question, [plain], language="hi")
-    assert encoder.embedded == len(sentences)
-    assert (fast.text, fast.abstained, round(fast.confidence, 6)) == (slow.text, slow.abstained,
-                                                                      round(slow.confidence, 6))
-    assert fast.confidence > 0  # the dense evidence was computed, from the hit's vectors
-    # Vectors that do not match this reader's sentences (another cut) are ignored, not misread.
-    wrong = Hit(chunk=plain.chunk, title=plain.title, date=plain.date, score=1.0,
-                sentence_vectors=encoder.encode_passages(sentences[:2]))
-    encoder.embedded = 0
-    again = ExtractiveReader(encoder).read(question, [wrong], language="hi")
-    assert encoder.embedded == len(sentences) and again.text == slow.text

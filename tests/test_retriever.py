@@ -71,12 +71,15 @@ def test_sentence_rows_cover_each_chunk_exactly_once_per_sentence(built) -> None
         assert all(retriever.sentences[j].doc_id == chunk.doc_id for j in rows)
         shared += sum(1 for j in rows if sum(j in m for m in retriever.members) > 1)
     assert shared > 0  # the seed articles have multi-chunk paragraphs, so the 1-sentence overlap is exercised
-    # Each row's vector is the encoding of that sentence's text.
+    # Each row's vector encodes the sentence with the sentence before it in its article (none for the first).
     enc = retriever.encoder
-    j = retriever.members[0][0]
-    sent = retriever.sentences[j]
-    text = retriever.documents[sent.doc_id].text[sent.start:sent.end]
-    assert np.allclose(retriever.sentence_vectors[j], enc.encode_passages([text])[0])
+    for j in (retriever.members[0][0], retriever.members[0][1]):
+        sent = retriever.sentences[j]
+        doc_text = retriever.documents[sent.doc_id].text
+        before = [s for s in retriever.sentences if s.doc_id == sent.doc_id and s.end <= sent.start]
+        assert sent.context_start == (max(s.start for s in before) if before else sent.start)
+        assert np.allclose(retriever.sentence_vectors[j],
+                           enc.encode_passages([doc_text[sent.context_start:sent.end]])[0])
 
 
 def test_best_sentence_lifts_a_chunk_and_weight_zero_is_chunk_cosine(built) -> None:  # type: ignore[no-untyped-def]
