@@ -452,4 +452,3 @@ def test_dev_set_targets(seed_assistant, real_encoder):
     assert found / answerable >= 0.9
     assert abstained_right / unanswerable >= 0.9
     assert false_abstentions / answerable <= 0.05
-
