@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to read (default 5)")
-    p.add_argument("--reader", help="extractive (default), hf-qa:<model>, hf-generate:<model>")
+    p.add_argument("--reader", help="trained (default), trained:<weights folder>, hf-qa:<model>, hf-generate:<model>")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=cmd_ask)
 

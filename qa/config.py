@@ -29,7 +29,8 @@ class Settings:
     chunk_tokens: int = 160
     chunk_overlap_sentences: int = 1
     top_k: int = 5
-    reader: str = "extractive"
+    # The shipped span model (qa/readers/model/); see qa.readers.registry.READER_CHOICES for the others.
+    reader: str = "trained"
     max_question_chars: int = 2000
     max_article_bytes: int = 5_000_000
 

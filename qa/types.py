@@ -87,7 +87,7 @@ class Answer:
     language: str = "hi"
     quoted: bool = False
     search_query: str | None = None
-    reader: str = "extractive"
+    reader: str = "trained"
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

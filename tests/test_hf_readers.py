@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelError, QAError, ReaderSpecError
-from qa.hf_readers import (
+from qa.readers.hf import (
     HFGenerativeReader,
     HFQAReader,
-    build_reader,
     supported_span,
     token_support,
 )
+from qa.readers.registry import build_reader
+from qa.readers.trained import TrainedReader
 from qa.language import ABSTAIN_MESSAGES
-from qa.reader import ExtractiveReader
 from qa.types import Answer, Chunk, Hit
 
 PASSAGES = [
@@ -149,20 +149,20 @@ def assert_span_of_source(answer: Answer) -> None:
 
 
 def test_build_reader_choices(hashing_encoder):
-    assert isinstance(build_reader("extractive", hashing_encoder), ExtractiveReader)
-    assert isinstance(build_reader(" extractive ", hashing_encoder, abstain_threshold=0.1), ExtractiveReader)
+    assert isinstance(build_reader("trained", hashing_encoder), TrainedReader)
+    assert isinstance(build_reader(" trained ", hashing_encoder, threshold=0.1), TrainedReader)
     qa = build_reader("hf-qa:/some/folder", hashing_encoder)
     assert isinstance(qa, HFQAReader) and qa.name == "hf-qa:/some/folder"
-    assert isinstance(qa.fallback, ExtractiveReader)
+    assert isinstance(qa.fallback, TrainedReader)
     assert isinstance(build_reader("hf-generate:org/model", hashing_encoder), HFGenerativeReader)
 
 
-@pytest.mark.parametrize("spec", ["", "llm", "hf-qa:", "hf-generate:  ", "Extractive"])
+@pytest.mark.parametrize("spec", ["", "llm", "hf-qa:", "hf-generate:  ", "Trained", "trained:", "extractive", "rules"])
 def test_build_reader_names_the_valid_choices(hashing_encoder, spec):
     with pytest.raises(ReaderSpecError) as info:
         build_reader(spec, hashing_encoder)
     assert isinstance(info.value, QAError) and isinstance(info.value, ValueError)
-    assert "hf-qa:" in str(info.value) or "names no model" in str(info.value)
+    assert "hf-qa:" in str(info.value) or "names nothing" in str(info.value)
 
 
 def test_building_does_not_load_a_model(hashing_encoder, tmp_path):

@@ -1,11 +1,10 @@
-"""Readers backed by a transformers model, and `build_reader`, the one place a reader is chosen by name.
+"""Readers backed by a transformers model from a hub id or a local folder (chosen in `qa.readers.registry`).
 
-    build_reader("extractive", encoder)                      # the default (qa/reader.py), no extra model
     build_reader("hf-qa:/models/xlm-roberta-squad2", encoder)  # an extractive-QA model, id or local path
     build_reader("hf-generate:/models/some-instruct-lm", encoder)  # a causal LM with a grounded prompt
 
-No multilingual extractive-QA model or instruction-tuned LLM ships on PyPI, so these need a local model
-folder (or a reachable model hub). transformers is imported only when such a reader first reads.
+These need a local model folder (or a reachable model hub); the model is loaded only when such a reader
+first reads.
 
 - ``hf-qa``: every retrieved chunk is read with the model (question and chunk as a pair, long chunks in
   overlapping windows); the best-scoring span over all chunks is the answer, its offsets taken from the
@@ -15,7 +14,7 @@ folder (or a reachable model hub). transformers is imported only when such a rea
   passages only. The generation is accepted only if the retrieved text supports it: its normalised form
   (punctuation, case and spacing ignored) occurs in a chunk (the answer is then that exact slice of the
   chunk), or at least `min_overlap` of its tokens occur in one sentence (the answer is then the generation,
-  citing that sentence). Otherwise the extractive reader answers instead (or abstains).
+  citing that sentence). Otherwise the fallback (the default trained reader) answers instead (or abstains).
 """
 
 from __future__ import annotations
@@ -25,44 +24,13 @@ import unicodedata
 from dataclasses import replace
 from typing import Any, Sequence
 
-from embeddings.encoder import Encoder
 from qa.chunking import split_sentences
-from qa.errors import ModelError, ReaderSpecError
+from qa.errors import ModelError
 from qa.language import ABSTAIN_MESSAGES, detect_language
 from qa.metrics import normalize_answer
-from qa.reader import ExtractiveReader, Reader, abstention
+from qa.readers.base import Reader, abstention
+from qa.readers.registry import HF_GENERATE_PREFIX, HF_QA_PREFIX
 from qa.types import Answer, Hit, Source
-
-HF_QA_PREFIX = "hf-qa:"
-HF_GENERATE_PREFIX = "hf-generate:"
-READER_CHOICES = (
-    "extractive",
-    f"{HF_QA_PREFIX}<model id or path>",
-    f"{HF_GENERATE_PREFIX}<model id or path>",
-)
-
-
-
-def build_reader(spec: str, encoder: Encoder, **options: Any) -> Reader:
-    """The reader a settings string names.
-
-    Args:
-        spec: "extractive", "hf-qa:<model id or path>" or "hf-generate:<model id or path>".
-        encoder: the embedding model (the extractive reader, and the fallback of the others, use it).
-        options: keyword options for the reader's constructor.
-    Raises:
-        ReaderSpecError: an unknown spec, or a model prefix with no model after it.
-    """
-    text = (spec or "").strip()
-    if text == "extractive":
-        return ExtractiveReader(encoder, **options)
-    for prefix, cls in ((HF_QA_PREFIX, HFQAReader), (HF_GENERATE_PREFIX, HFGenerativeReader)):
-        if text.startswith(prefix):
-            model = text[len(prefix) :].strip()
-            if not model:
-                raise ReaderSpecError(f"Reader {spec!r} names no model; write {prefix}<model id or path>.")
-            return cls(model, fallback=ExtractiveReader(encoder), **options)
-    raise ReaderSpecError(f"Unknown reader {spec!r}; choose one of: {', '.join(READER_CHOICES)}.")
 
 
 def _load_once(reader: Any, auto_class: str, kind: str) -> tuple[Any, Any]:

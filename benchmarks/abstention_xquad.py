@@ -1,0 +1,80 @@
+"""Does the assistant abstain when the articles do not hold the answer? XQuAD-hi end to end, split by article.
+
+The corpus is the paragraphs of XQuAD-hi's even-numbered articles (24 of 48). Questions of the odd-numbered
+articles have no answer in it: each answer there is a miss ("abstention on questions whose article is not in
+the corpus", higher is better). Questions of the even articles do have their paragraph in the corpus: an
+abstention there is a false abstention, and their F1 is reported too. Retrieval (k = 5) and the reader are the
+deployed ones; Hindi questions, and with `--questions en` XQuAD's English questions of the same ids.
+
+    .venv/bin/python benchmarks/abstention_xquad.py [--questions en] [--every 2] [--reader trained]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._xquad import REPO, load_xquad  # noqa: E402
+from qa import metrics as M  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.types import Document  # noqa: E402
+
+
+def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
+    from qa.pipeline import Assistant
+
+    paragraphs, questions = load_xquad("hi", questions_lang)
+    article_of = {q.doc_id: q.article for q in questions}
+    docs = [Document(id=doc_id, title=title, text=text, source=f"xquad.hi.json#{doc_id}")
+            for doc_id, title, text in paragraphs if article_of.get(doc_id, 1) % 2 == 0]
+    settings = Settings.from_env(reader=reader, top_k=k)
+    index_dir = settings.cache_dir / "bench-index" / f"xquad-even-articles-{settings.model.replace(':', '_')}"
+    t0 = time.perf_counter()
+    assistant = Assistant.for_documents(docs, index_dir=index_dir, settings=settings, progress=False)
+    build_s = time.perf_counter() - t0
+    inside = [q for q in questions if q.article % 2 == 0][::every]
+    outside = [q for q in questions if q.article % 2 == 1][::every]
+    miss, f1, false_abstain, latency = [], [], [], []
+    for q in outside:
+        a = assistant.ask(q.question)
+        miss.append(not a.abstained)
+        latency.append(a.timings_ms["total"])
+    for q in inside:
+        a = assistant.ask(q.question)
+        false_abstain.append(a.abstained)
+        f1.append(M.token_f1("" if a.abstained else a.text, q.answers))
+        latency.append(a.timings_ms["total"])
+    return {
+        "benchmark": "abstention_xquad", "questions_language": questions_lang, "reader": reader, "k": k,
+        "corpus_paragraphs": len(docs), "index_s": build_s,
+        "outside_questions": len(outside), "abstention_outside": 100 * (1 - (M.mean(miss) or 0)),
+        "inside_questions": len(inside), "false_abstention_inside": 100 * (M.mean(false_abstain) or 0),
+        "f1_inside": 100 * (M.mean(f1) or 0),
+        "ask_p50_ms": M.percentile(latency, 50), "ask_p95_ms": M.percentile(latency, 95),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--questions", choices=("hi", "en"), default="hi")
+    ap.add_argument("--every", type=int, default=1, help="ask every Nth question of each group")
+    ap.add_argument("--reader", default=Settings().reader)
+    ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = ap.parse_args(argv)
+    report = run(args.questions, args.every, args.reader, args.k)
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    args.out.mkdir(parents=True, exist_ok=True)
+    tag = args.reader.replace(":", "_").replace("/", "_")[-60:]
+    (args.out / f"abstention_xquad-{tag}-{args.questions}.json").write_text(
+        json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

