@@ -111,8 +111,12 @@ class Assistant:
         # Length first: a huge question is refused before any work is done on it.
         if len(question) > self.settings.max_question_chars:
             raise QuestionTooLongError(len(question), self.settings.max_question_chars)
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in question):  # a lone surrogate is not text
+            raise QuestionError("The question holds invalid characters (an unpaired surrogate). Please retype it.")
         text = unicodedata.normalize("NFC", question).strip()
-        if not text:
+        # Zero-width and other format characters (U+200B, U+200C/D, U+FEFF) are invisible: a question of only
+        # those is empty to the user, whatever the model would make of it.
+        if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text):
             raise EmptyQuestionError("The question is empty. Please type a question.")
         return text
 

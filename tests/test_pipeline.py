@@ -44,9 +44,11 @@ def _settings(corpus: Path, tmp_path: Path) -> Settings:
 def test_bad_questions_raise_typed_errors_before_any_model_call(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
     spy = SpyEncoder(hashing_encoder)
     assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=spy, progress=False)
-    for empty in ("", "   ", "\n\t "):
+    for empty in ("", "   ", "\n\t ", "\u200b\u200c\u200d\ufeff", " \u200b "):  # invisible is empty
         with pytest.raises(EmptyQuestionError):
             assistant.ask(empty)
+    with pytest.raises(QuestionError, match="invalid characters"):
+        assistant.ask("हवाई\ud800?")
     with pytest.raises(QuestionTooLongError, match="100,000 characters long; the limit is 2,000"):
         assistant.ask("क" * 100_000)
     with pytest.raises(QuestionError):
