@@ -183,6 +183,14 @@ def is_followup(question: str) -> bool:
     return False
 
 
+def needs_history(question: str) -> bool:
+    """Whether `question` is a bare follow-up fragment that asks nothing without an earlier turn: it opens with
+    a continuation and has no question word of its own ("और अमेरिका की ओर से?", "And from the US side?")."""
+    words = _words(question)
+    return _starts_with_continuation(question, words) and not _has_question_word(
+        _words(_strip_continuation(question)))
+
+
 def _has_question_word(words: Sequence[str]) -> bool:
     return any(w in _QUESTION_WORDS for w in words)
 

@@ -13,6 +13,12 @@ ABSTAIN_MESSAGES = {
     "en": "I could not find this in the articles.",
 }
 
+# A bare follow-up ("और अमेरिका की ओर से?") in a conversation with no earlier question.
+FOLLOWUP_MESSAGES = {
+    "hi": "यह पिछले प्रश्न से जुड़ा लगता है, पर कोई पिछला प्रश्न नहीं है। कृपया पूरा प्रश्न पूछें।",
+    "en": "This reads as a follow-up, but there is no earlier question. Please ask the full question.",
+}
+
 QUESTION_TYPES = ("who", "when", "where", "how_many", "what", "why", "how", "which", "yesno", "other")
 
 _DEVANAGARI = re.compile(r"[\u0900-\u097F]")

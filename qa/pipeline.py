@@ -25,8 +25,8 @@ from qa.errors import (
     QuestionTooLongError,
 )
 from qa.files import write_atomic
-from qa.followup import resolve_followup
-from qa.language import detect_language
+from qa.followup import needs_history, normalise_history, resolve_followup
+from qa.language import FOLLOWUP_MESSAGES, detect_language
 from qa.readers.base import Reader
 from qa.readers.registry import build_reader
 from qa.retriever import IndexParams, IngestReport, Retriever, writer_lock
@@ -128,6 +128,11 @@ class Assistant:
         t0 = time.perf_counter()
         text = self.check_question(question)
         language = detect_language(text)
+        if needs_history(text) and not normalise_history(history):
+            # "और अमेरिका की ओर से?" alone names no question: any passage's answer would be a guess.
+            return Answer(question=text, text=FOLLOWUP_MESSAGES[language], abstained=True, confidence=0.0,
+                          language=language, reader=self.reader.name,
+                          timings_ms={"total": (time.perf_counter() - t0) * 1000})
         query = resolve_followup(text, history)
         retriever = self.retriever  # one consistent snapshot even if an ingest swaps it meanwhile
         hits = retriever.search(query, top_k or self.settings.top_k)

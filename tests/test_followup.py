@@ -8,7 +8,7 @@ import pytest
 
 from qa.datasets import Turn
 from qa.errors import QuestionError
-from qa.followup import is_followup, normalise_history, resolve_followup
+from qa.followup import is_followup, needs_history, normalise_history, resolve_followup
 from qa.language import ABSTAIN_MESSAGES
 
 CO_CHAIR_INDIA = "हवाई में हुई बैठक की सह-अध्यक्षता भारत की ओर से किसने की?"
@@ -153,3 +153,27 @@ def test_gradio_history_works_end_to_end():
         {"role": "assistant", "content": "एयर मार्शल अशुतोष दीक्षित"},
     ]
     assert "US side" in resolve_followup("And from the US side?", history)
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("और अमेरिका की ओर से?", True), ("And from the US side?", True), ("What about the navy?", True),
+    ("और यह बैठक कहाँ हुई?", False), ("यह बैठक कहाँ हुई?", False), ("उनकी मुलाकात कब हुई?", False),
+    ("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", False),
+])
+def test_bare_fragments_need_history(question: str, expected: bool) -> None:
+    assert needs_history(unicodedata.normalize("NFC", question)) is expected
+
+
+def test_a_bare_follow_up_in_a_fresh_chat_asks_for_the_full_question(seed_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from qa.config import Settings
+    from qa.language import FOLLOWUP_MESSAGES
+    from qa.pipeline import Assistant
+
+    settings = Settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
+                        model="hashing:256")
+    assistant = Assistant.from_settings(settings, progress=False)
+    for question, language in (("और अमेरिका की ओर से?", "hi"), ("And from the US side?", "en")):
+        answer = assistant.ask(question)
+        assert answer.abstained and answer.text == FOLLOWUP_MESSAGES[language] and not answer.sources
+        answer = assistant.ask(question, history=[])
+        assert answer.abstained and answer.text == FOLLOWUP_MESSAGES[language]
