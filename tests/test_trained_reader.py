@@ -80,10 +80,28 @@ def test_best_span_stays_in_one_sentence_and_compares_with_no_answer() -> None:
     assert best_span(window, start, end, max_answer_tokens=1) is not None
 
 
+def test_two_equal_spans_of_one_sentence_are_joined() -> None:
+    # [CLS] q [SEP] [SEP] X and Y . Z [SEP]: X (pos 4) and Y (pos 6) score alike, Z (pos 8) is another sentence.
+    offsets = (None, None, None, None, (0, 1), (2, 5), (6, 7), (7, 8), (9, 10), None)
+    window = Window(tuple(range(10)), offsets, 4, 9)
+    start = np.array([0, 0, 0, 0, 5.0, 0, 4.9, 0, 4.95, 0])
+    end = np.array([0, 0, 0, 0, 5.0, 0, 4.9, 0, 4.95, 0])
+    segments = [-1, -1, -1, -1, 0, 0, 0, 0, 1, -1]
+    alone = best_span(window, start, end, max_answer_tokens=8, segments=segments)
+    assert alone is not None and (alone.start, alone.end) == (4, 4)
+    joined = best_span(window, start, end, max_answer_tokens=8, segments=segments, merge_within=0.25)
+    assert joined is not None and (joined.start, joined.end) == (4, 6) and joined.score == alone.score
+    assert best_span(window, start, end, max_answer_tokens=2, segments=segments, merge_within=0.25).end == 4
+    far = best_span(window, start, end, max_answer_tokens=8, segments=segments, merge_within=0.05)
+    assert far is not None and (far.start, far.end) == (4, 4)
+
+
 def test_trim_drops_punctuation_and_unbalanced_brackets() -> None:
-    text = "(एयर मार्शल दीक्षित), और"
-    a, b = _trim(text, 0, len(text))
-    assert text[a:b] == "एयर मार्शल दीक्षित"
+    for text in ("(एयर मार्शल दीक्षित),", "एयर मार्शल दीक्षित)", "“एयर मार्शल दीक्षित”"):
+        a, b = _trim(text, 0, len(text))
+        assert text[a:b] == "एयर मार्शल दीक्षित"
+    text = "जनरल (सेवानिवृत्त) वी. के. सिंह"
+    assert _trim(text, 0, len(text)) == (0, len(text))  # brackets inside the answer stay
     text = "जोशुआ एम. रुड।"
     a, b = _trim(text, 0, len(text))
     assert text[a:b] == "जोशुआ एम. रुड"

@@ -120,6 +120,7 @@ def write_manifest(path: Path, manifest: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is not secret
     os.replace(tmp, path)
 
 

@@ -120,11 +120,16 @@ class SpanScore:
 
 
 def best_span(window: Window, start_logits: np.ndarray, end_logits: np.ndarray, *, max_answer_tokens: int,
-              segments: Sequence[int] | None = None) -> SpanScore | None:
+              segments: Sequence[int] | None = None, merge_within: float | None = None) -> SpanScore | None:
     """The highest-scoring context span of `window` no longer than `max_answer_tokens`.
 
     `segments[i]` (per input position) keeps a span inside one segment: the caller gives each context token
     the index of its sentence, so an answer never runs from one sentence into the next.
+
+    With `merge_within`, a second span of the same segment that does not overlap the best and scores within
+    `merge_within` of it is joined to it (the answer then runs from the first to the second, if that fits
+    in `max_answer_tokens`): a span model scores each of two coordinated answers ("X and Y co-chaired") about
+    equally, and one of them alone is half the answer.
     """
     lo, hi = window.context_start, window.context_end
     if hi <= lo:
@@ -144,13 +149,26 @@ def best_span(window: Window, start_logits: np.ndarray, end_logits: np.ndarray, 
     grid = np.where(valid, grid, -np.inf)
     flat = int(np.argmax(grid))
     i, j = divmod(flat, n)
+    best_score = float(grid[i, j])
+    if merge_within is not None:
+        # Spans wholly before or wholly after the best one, in its segment.
+        apart = (idx[None, :] < i) | (idx[:, None] > j)
+        if segments is not None:
+            same = seg == seg[i]
+            apart &= same[:, None] & same[None, :]
+        other = np.where(apart & valid, grid, -np.inf)
+        k = int(np.argmax(other))
+        i2, j2 = divmod(k, n)
+        lo2, hi2 = min(i, i2), max(j, j2)
+        if other[i2, j2] >= best_score - merge_within and hi2 - lo2 < max_answer_tokens:
+            i, j = lo2, hi2
     null = float(start_logits[0]) + float(end_logits[0])
     # Probability of this span among all valid spans and [CLS] (a joint softmax over start+end pairs).
     finite = grid[valid]
     top = max(float(finite.max()), null)
     total = float(np.exp(finite - top).sum() + np.exp(null - top))
-    prob = float(np.exp(grid[i, j] - top) / total)
-    return SpanScore(start=lo + i, end=lo + j, score=float(grid[i, j]), null_score=null, probability=prob)
+    prob = float(np.exp(best_score - top) / total)
+    return SpanScore(start=lo + i, end=lo + j, score=best_score, null_score=null, probability=prob)
 
 
 def trainable_names(state_keys: Sequence[str], frozen_layers: int) -> list[str]:
@@ -225,6 +243,7 @@ def export_weights(network: Any, names: Sequence[str], out_dir: Path, manifest: 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; weights are not secret
         save_file(tensors, str(staging / WEIGHTS_FILE))
         info = dict(manifest)
         info.update({"format": FORMAT_VERSION, "weights": WEIGHTS_FILE,
