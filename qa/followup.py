@@ -17,7 +17,9 @@ Rewrites:
 - a fragment with no question word of its own ("और अमेरिका की ओर से?", "And from the US side?") takes the
   place of the phrase it contrasts with when the previous question has the same frame: "… सह-अध्यक्षता भारत
   की ओर से किसने की?" -> "… सह-अध्यक्षता अमेरिका की ओर से किसने की?", "… from the Indian side?" -> "… from
-  the US side?". Without a shared frame ("What about the navy?") it is appended to the previous question;
+  the US side?". Without a shared frame it goes into the previous question where the language puts such a
+  phrase: before a Hindi question word ("… सह-अध्यक्षता अमेरिका की ओर से किसने की?"), before an English
+  question's closing "?" ("Who co-chaired the meeting in Hawaii from the US side?");
 - a question with its own question word but a pronoun in place of its subject ("उनकी मुलाकात कब हुई?",
   "Where did he travel?") keeps its form and gets the previous turn's content words (and a short previous
   answer, never an abstention message) appended: "उनकी मुलाकात कब हुई? अमेरिकी सेना सचिव डैनियल पी
@@ -250,6 +252,20 @@ def _substitute(previous: str, fragment: str) -> str | None:
     return previous[: prev[start][1]] + fragment + previous[prev[end - 1][2] :]
 
 
+def _insert(previous: str, fragment: str) -> str:
+    """The previous question with the fragment added where the language puts such a phrase: in Hindi (verb
+    last) just before the question word ("… सह-अध्यक्षता [अमेरिका की ओर से] किसने की?"), in English before the
+    closing question mark ("Who co-chaired the meeting [from the US side]?"); appended when neither fits.
+    A reader sees one well-formed question instead of a question followed by a loose phrase."""
+    for m in _WORD_RE.finditer(previous):
+        if m.group() in _QUESTION_WORDS and re.search(r"[\u0900-\u097F]", m.group()):
+            return f"{previous[: m.start()]}{fragment} {previous[m.start():]}"
+    stripped = previous.rstrip()
+    if stripped.endswith("?"):
+        return f"{stripped[:-1].rstrip()} {fragment}?"
+    return f"{stripped} {fragment}".strip()
+
+
 def resolve_followup(question: str, history: Iterable[Any] | None) -> str:
     """The search query for `question` given the earlier turns: `question` itself when it stands alone or
     there is no history, else a rewrite that carries what the follow-up leaves out (see the module docstring).
@@ -272,7 +288,7 @@ def resolve_followup(question: str, history: Iterable[Any] | None) -> str:
         substituted = _substitute(previous, fragment)
         if substituted is not None:
             return substituted
-        return f"{previous.rstrip()} {fragment}".strip()
+        return _insert(previous, fragment)
     context = " ".join(_content(_words(previous)))
     answer = _answer_words(turns[-1].answer)
     extra = " ".join(part for part in (context, answer) if part)

@@ -91,9 +91,11 @@ class Assistant:
     def for_documents(cls, documents: Sequence[Document], *, index_dir: Path, settings: Settings,
                       encoder: Encoder | None = None, progress: bool = True, repair: bool = True) -> "Assistant":
         encoder = encoder or make_encoder(settings)
+        # The reader first: missing or corrupt weights are reported before minutes of indexing.
+        reader = build_reader(settings.reader, encoder, cache_dir=settings.cache_dir)
         retriever = open_or_build(index_dir, documents, encoder, params_for(settings, encoder),
                                   progress=progress, repair=repair)
-        return cls(retriever, build_reader(settings.reader, encoder, cache_dir=settings.cache_dir), settings, index_dir=index_dir)
+        return cls(retriever, reader, settings, index_dir=index_dir)
 
     @property
     def encoder(self) -> Encoder:

@@ -117,11 +117,15 @@ def test_fragment_takes_the_place_of_the_phrase_it_contrasts():
     )
 
 
-def test_fragment_without_a_shared_frame_is_appended():
+def test_fragment_without_a_shared_frame_goes_where_the_language_puts_it():
     history = [{"question": nfc("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"), "answer": "x"}]
-    query = resolve_followup("और अमेरिका की ओर से?", history)
-    assert query.startswith(nfc("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"))
-    assert query.endswith("अमेरिका की ओर से")
+    assert resolve_followup("और अमेरिका की ओर से?", history) == nfc(
+        "हवाई में हुई बैठक की सह-अध्यक्षता अमेरिका की ओर से किसने की?")
+    history = [{"question": "Who co-chaired the meeting in Hawaii?", "answer": "x"}]
+    assert resolve_followup("And from the US side?", history) == \
+        "Who co-chaired the meeting in Hawaii from the US side?"
+    history = [{"question": "Tell me about the meeting", "answer": "x"}]
+    assert resolve_followup("And the navy?", history) == "Tell me about the meeting the navy"
 
 
 def test_pronoun_gets_the_previous_turns_entities():
