@@ -82,6 +82,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence of `text` that holds `text[start:end]`, or that span itself when it crosses sentences."""
+    for s, e in split_sentences(text):
+        if s <= start and end <= e:
+            return text[s:e]
+    return text[start:end]
+
+
 def _ends_sentence(text: str, start: int, end: int) -> bool:
     marks = text[start:end].rstrip(_CLOSERS)
     if "।" in marks or "॥" in marks:

@@ -39,7 +39,7 @@ from qa.chunking import chunk_document, split_sentences
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from qa.files import fsync_dir, write_atomic
+from qa.files import fsync_dir, sha256_file, write_atomic
 from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document, Hit
 
@@ -148,14 +148,6 @@ class Signals:
         top = float(self.lexical.max()) if len(self.lexical) else 0.0
         lex_norm = self.lexical / top if top > 0 else np.zeros_like(self.lexical)
         return dense, dense + weights.lexical_weight * self.coverage ** weights.coverage_power * lex_norm
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _text_key(model: str, text: str) -> str:
@@ -349,7 +341,7 @@ class Retriever:
         self.sentence_index.save(version / "sentences.faiss")
         self.lexical.save(version / "bm25")
         manifest = dict(self.manifest)
-        manifest["files"] = {name: _sha256(version / name) for name in CHECKSUMMED}
+        manifest["files"] = {name: sha256_file(version / name) for name in CHECKSUMMED}
         write_atomic(version / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
         fsync_dir(version)
         pointer = index_dir / CURRENT
@@ -375,7 +367,7 @@ class Retriever:
                 raise IndexCorruptError(f"{version}/manifest.json lists no checksum for {', '.join(missing)}. "
                                         + params.rebuild_hint())
             for name, digest in files.items():
-                if _sha256(version / name) != digest:
+                if sha256_file(version / name) != digest:
                     raise IndexCorruptError(f"{version / name} does not match its checksum in the manifest. "
                                             + params.rebuild_hint())
             documents = [Document(**json.loads(line))

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from qa.files import write_atomic  # noqa: E402
 from qa.metrics import token_f1  # noqa: E402
 from qa.readers.span_model import MANIFEST_FILE  # noqa: E402
 
@@ -117,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; the manifest is not secret
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any, Sequence
 
-from qa.chunking import split_sentences
+from qa.chunking import sentence_around, split_sentences
 from qa.errors import ModelError
 from qa.language import ABSTAIN_MESSAGES, detect_language
 from qa.metrics import normalize_answer
@@ -61,13 +61,6 @@ def _import_transformers() -> Any:
     return transformers
 
 
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    for s, e in split_sentences(text):
-        if s <= start and end <= e:
-            return text[s:e]
-    return text[start:end]
 
 
 
@@ -185,7 +178,7 @@ class HFQAReader:
             abstained=False,
             confidence=float(min(1.0, score)),
             sources=(Source.from_hit(hit, (start, end)),),
-            sentence=_sentence_around(hit.chunk.text, start, end),
+            sentence=sentence_around(hit.chunk.text, start, end),
             language=language,
             quoted=detect_language(text) != language,
             reader=self.name,
@@ -346,7 +339,7 @@ class HFGenerativeReader:
                     abstained=False,
                     confidence=0.8,
                     sources=(Source.from_hit(hit, span),),
-                    sentence=_sentence_around(hit.chunk.text, *span),
+                    sentence=sentence_around(hit.chunk.text, *span),
                     language=language,
                     quoted=detect_language(text) != language,
                     reader=self.name,

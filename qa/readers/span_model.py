@@ -14,7 +14,6 @@ and the lower layers stay frozen during training, so at run time they are the em
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from qa.files import sha256_file
 
 WEIGHTS_FILE = "reader.safetensors"
 MANIFEST_FILE = "manifest.json"
@@ -218,14 +219,6 @@ def load_base(base_dir: Path | str) -> Any:
         return AutoModel.from_pretrained(str(base_dir), add_pooling_layer=False)
     finally:
         hf_logging.set_verbosity(verbosity)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_weights(network: Any, names: Sequence[str], out_dir: Path, manifest: dict[str, Any]) -> Path:

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from embeddings.encoder import Encoder
-from qa.chunking import split_sentences
+from qa.chunking import sentence_around, split_sentences
 from qa.errors import ModelError, QuestionError
 from qa.language import ABSTAIN_MESSAGES, detect_language
 from qa.readers.base import abstention
@@ -273,7 +273,7 @@ class TrainedReader:
                 if off >= 0 and other.chunk.id != hit.chunk.id:
                     sources.append(Source.from_hit(other, (off, off + len(answer))))
         return Answer(question=question, text=answer, abstained=False, confidence=confidence,
-                      sources=tuple(sources), sentence=_sentence_around(text, a, b), language=language,
+                      sources=tuple(sources), sentence=sentence_around(text, a, b), language=language,
                       quoted=detect_language(answer) != language, reader=self.name)
 
     def _pick(self, question: str, hits: list[Hit]) -> _Pick | None:
@@ -358,10 +358,3 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
             a += 1
         if (a, b) == before:
             return a, b
-
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    for s, e in split_sentences(text):
-        if s <= start and end <= e:
-            return text[s:e]
-    return text[start:end]
