@@ -98,9 +98,15 @@ def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
         max_bytes: files larger than this are refused.
 
     Raises:
-        CorpusError: missing, unsupported suffix, too large, binary, not UTF-8, empty, or no article text.
+        CorpusError: a hidden name, missing, unsupported suffix, too large, binary, not UTF-8, empty, or no
+            article text.
     """
     path = Path(path)
+    if path.name.startswith("."):
+        # The corpus loader skips hidden files, so an article ingested under such a name would vanish at
+        # the next start: one rule for both, refused here with the fix.
+        raise CorpusError(path, "a hidden file name (starting with '.') is never loaded from the corpus; "
+                                "rename the file without the leading '.'")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise CorpusError(path, f"unsupported file type {path.suffix or '(no suffix)'!r}; "
                                 f"supported: {', '.join(SUPPORTED_SUFFIXES)}")

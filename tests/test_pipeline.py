@@ -151,3 +151,19 @@ def test_process_wide_answer_function(seed_corpus, tmp_path, monkeypatch: pytest
     assert pipeline._default is built is not None  # one assistant for the process
     assert first.question == HAWAII_HI and second.retrieved
     assert (tmp_path / "index" / CURRENT).is_file()
+
+
+def test_a_hidden_file_name_is_refused_at_ingest_and_never_lost(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    """The corpus loader skips hidden files, so ingest refuses them: nothing accepted vanishes at a restart."""
+    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
+                                                 progress=False)
+    before = sorted(p.name for p in seed_corpus.iterdir())
+    hidden = tmp_path / ".naval.txt"
+    hidden.write_text("title: नौसेना अभ्यास\n\nभारतीय नौसेना ने अभ्यास किया।", encoding="utf-8")
+    with pytest.raises(CorpusError, match="hidden file name") as info:
+        assistant.ingest([hidden])
+    assert ".naval.txt" in str(info.value)
+    assert sorted(p.name for p in seed_corpus.iterdir()) == before
+    reloaded = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
+                                                progress=False)
+    assert reloaded.manifest["counts"]["documents"] == assistant.manifest["counts"]["documents"]
