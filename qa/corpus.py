@@ -129,6 +129,10 @@ def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
 
 def decode_article(data: bytes, path: str | Path = "<bytes>") -> str:
     """UTF-8 bytes to text: refuses binary data and other encodings with a message that says why."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 (as Windows Notepad saves "Unicode") is full of NUL bytes: name it rather than call it binary.
+        raise CorpusError(path, "is UTF-16 text; save the article as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 "
+                                "in.txt > out.txt, or \"UTF-8\" in the editor's Save As)")
     nul = data.find(b"\x00")
     if nul >= 0:
         raise CorpusError(path, f"looks like a binary file (NUL byte at offset {nul}), not a text article")

@@ -186,3 +186,15 @@ def test_one_bad_file_fails_the_corpus_with_its_name(tmp_path):
     with pytest.raises(CorpusError) as info:
         load_corpus(tmp_path)
     assert info.value.path.endswith("broken.txt")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_is_named_with_how_to_convert(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "lekh.txt"
+    data = "शीर्षक\n\nकुछ पाठ।".encode(encoding)
+    if encoding != "utf-16":  # the explicit-endian codecs write no byte-order mark; editors do
+        data = ("\ufeff".encode(encoding)) + data
+    path.write_bytes(data)
+    with pytest.raises(CorpusError, match="UTF-16") as info:
+        load_document(path)
+    assert "UTF-8" in str(info.value) and "binary" not in str(info.value)
