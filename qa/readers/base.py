@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol, Sequence, runtime_checkable
 
 from qa.language import ABSTAIN_MESSAGES
-from qa.types import Answer, Hit, Source
+from qa.types import Answer, Hit
 
 
 @runtime_checkable
@@ -27,14 +27,14 @@ class Reader(Protocol):
         ...
 
 
-def abstention(reader: str, question: str, language: str, hits: Sequence[Hit], confidence: float = 0.0) -> Answer:
-    """The abstention answer of every reader: the message in the question's language, the closest passages."""
+def abstention(reader: str, question: str, language: str, confidence: float = 0.0) -> Answer:
+    """The abstention answer of every reader: the message in the question's language and no sources (nothing
+    supports an answer; `Assistant.ask` still lists what was retrieved in `retrieved`)."""
     return Answer(
         question=question,
         text=ABSTAIN_MESSAGES[language],
         abstained=True,
         confidence=float(max(0.0, min(1.0, confidence))),
-        sources=tuple(Source.from_hit(h) for h in list(hits)[:2]),
         language=language,
         reader=reader,
     )

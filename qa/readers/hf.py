@@ -168,7 +168,7 @@ class HFQAReader:
         if best is None or best[0] < self.min_score:
             if self.fallback is not None:
                 return self.fallback.read(question, hits, language=language, focus=focus)
-            return abstention(self.name, question, language, hits, best[0] if best else 0.0)
+            return abstention(self.name, question, language, best[0] if best else 0.0)
         score, k, start, end = best
         hit = hits[k]
         text = hit.chunk.text[start:end]
@@ -312,7 +312,7 @@ class HFGenerativeReader:
         _check_language(language)
         hits = list(hits)
         if not hits:
-            return abstention(self.name, question, language, hits)
+            return abstention(self.name, question, language)
         used = hits[: self.max_hits]
         generated = self.generate(self.prompt(question, used, language))
         answer = self.grounded_answer(question, generated, used, language)
@@ -321,7 +321,7 @@ class HFGenerativeReader:
         if self.fallback is not None:
             fallback = self.fallback.read(question, hits, language=language, focus=focus)
             return replace(fallback, reader=f"{self.name} -> {fallback.reader}")
-        return abstention(self.name, question, language, hits)
+        return abstention(self.name, question, language)
 
     def grounded_answer(
         self, question: str, generated: str, hits: Sequence[Hit], language: str

@@ -253,10 +253,10 @@ class TrainedReader:
         hits = list(hits)
         pick = self._pick(question, hits[: self.max_hits])
         if pick is None:
-            return abstention(self.name, question, language, hits, 0.0)
+            return abstention(self.name, question, language, 0.0)
         confidence = self.calibration.confidence(pick.margin)
         if confidence < self.calibration.threshold:
-            return abstention(self.name, question, language, hits, confidence)
+            return abstention(self.name, question, language, confidence)
         hit = hits[pick.hit]
         text = hit.chunk.text
         start = pick.window.offsets[pick.span.start]
@@ -264,7 +264,7 @@ class TrainedReader:
         assert start is not None and end is not None  # best_span only picks context positions
         a, b = _trim(text, start[0], end[1])
         if b <= a:
-            return abstention(self.name, question, language, hits, confidence)
+            return abstention(self.name, question, language, confidence)
         answer = text[a:b]
         sources = [Source.from_hit(hit, (a, b))]
         for other in hits[: self.max_hits]:
