@@ -259,10 +259,7 @@ class TrainedReader:
             return abstention(self.name, question, language, confidence)
         hit = hits[pick.hit]
         text = hit.chunk.text
-        start = pick.window.offsets[pick.span.start]
-        end = pick.window.offsets[pick.span.end]
-        assert start is not None and end is not None  # best_span only picks context positions
-        a, b = _trim(text, start[0], end[1])
+        a, b = _char_span(pick, text)
         if b <= a:
             return abstention(self.name, question, language, confidence)
         answer = text[a:b]
@@ -312,9 +309,7 @@ class TrainedReader:
             if pick is None:
                 out.append((float("-inf"), ""))
                 continue
-            s, e = pick.window.offsets[pick.span.start], pick.window.offsets[pick.span.end]
-            assert s is not None and e is not None
-            a, b = _trim(ctx, s[0], e[1])
+            a, b = _char_span(pick, ctx)
             out.append((pick.margin, ctx[a:b]))
         return out
 
@@ -325,6 +320,14 @@ class TrainedReader:
         with self._lock, torch.inference_mode():
             start, end = network(torch.from_numpy(ids), torch.from_numpy(mask))
         return start.float().numpy(), end.float().numpy()
+
+
+def _char_span(pick: _Pick, text: str) -> tuple[int, int]:
+    """The picked span as character offsets in `text`, trimmed; empty when it covers no context token."""
+    start, end = pick.window.offsets[pick.span.start], pick.window.offsets[pick.span.end]
+    if start is None or end is None:  # best_span picks context positions only; never a separator
+        return 0, 0
+    return _trim(text, start[0], end[1])
 
 
 def _sentence_ids(text: str, window: Window) -> list[int]:
