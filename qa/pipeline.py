@@ -3,6 +3,7 @@ built; everything below takes an encoder/reader object, so tests hand in small o
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -33,6 +34,10 @@ from qa.retriever import IndexParams, IngestReport, Retriever, writer_lock
 from qa.types import Answer, Document, Hit, Source
 
 
+# Warnings reach the terminal without configuration (logging's last-resort handler): one line each.
+log = logging.getLogger("samachar")
+
+
 def params_for(settings: Settings, encoder: Encoder) -> IndexParams:
     return IndexParams.for_settings(settings, encoder.model_id)
 
@@ -55,14 +60,31 @@ def open_or_build(index_dir: Path, documents: Sequence[Document], encoder: Encod
             previous = Retriever.load(index_dir, encoder, params)
         except IndexMissingError:
             pass
-        except (IndexMismatchError, IndexCorruptError):
+        except (IndexMismatchError, IndexCorruptError) as exc:
             if not repair:
                 raise
+            log.warning("Rebuilding the index in %s: %s", index_dir, exc)
         if previous is not None and previous.manifest.get("corpus_fingerprint") == corpus_fingerprint(documents):
             return previous
+        if previous is not None:
+            log.warning("Updating the index in %s: %s", index_dir, _corpus_change(previous, documents))
         retriever = Retriever.build(documents, encoder, params, progress=progress, previous=previous)
         retriever.save(index_dir)
         return retriever
+
+
+def _corpus_change(previous: Retriever, documents: Sequence[Document]) -> str:
+    """What changed in the corpus since `previous` was built, in words (e.g. an ingest interrupted after its
+    file was copied leaves an article the index lacks)."""
+    old = {doc_id: d.text for doc_id, d in previous.documents.items()}
+    new = {d.id: d.text for d in documents}
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
+    parts = [f"{label} {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}"
+             for label, ids in (("new:", added), ("changed:", changed), ("removed:", removed)) if ids]
+    return ("the articles differ from those indexed (" + "; ".join(parts or ["titles or dates"])
+            + "); only new or changed passages are embedded")
 
 
 class Assistant:

@@ -59,11 +59,15 @@ def test_bad_questions_raise_typed_errors_before_any_model_call(seed_corpus, tmp
     assert answer.retrieved and "total" in answer.timings_ms
 
 
-def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     settings = _settings(seed_corpus, tmp_path)
     first = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     (seed_corpus / "naval.txt").write_text(NAVAL, encoding="utf-8")
-    second = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    with caplog.at_level("WARNING", logger="samachar"):
+        second = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    said = [r.getMessage() for r in caplog.records if r.name == "samachar"]
+    assert len(said) == 1 and "Updating the index" in said[0] and "new: naval" in said[0]  # said, and why
     assert second.manifest["corpus_fingerprint"] != first.manifest["corpus_fingerprint"]
     assert "naval" in second.retriever.documents
     live = (settings.index_dir / CURRENT).read_text()
@@ -72,13 +76,18 @@ def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashin
     assert third.manifest["corpus_fingerprint"] == second.manifest["corpus_fingerprint"]
 
 
-def test_corrupt_index_is_refused_or_repaired(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_index_is_refused_or_repaired(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
+                                              caplog: pytest.LogCaptureFixture) -> None:
     settings = _settings(seed_corpus, tmp_path)
     pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     (current_version(settings.index_dir) / "chunks.jsonl").write_text("garbage\n")
     with pytest.raises(IndexCorruptError, match="qa build"):
         pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False, repair=False)
-    repaired = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False, repair=True)
+    with caplog.at_level("WARNING", logger="samachar"):
+        repaired = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False,
+                                                    repair=True)
+    said = [r.getMessage() for r in caplog.records if r.name == "samachar"]
+    assert len(said) == 1 and "Rebuilding the index" in said[0] and "chunks.jsonl" in said[0]
     assert "अशुतोष दीक्षित" in repaired.search(HAWAII_HI, 1)[0].chunk.text
 
 
