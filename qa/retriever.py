@@ -382,8 +382,11 @@ class Retriever:
                 chunks.append(Chunk(id=row["id"], doc_id=row["doc_id"], text=text,
                                     start=row["start"], end=row["end"]))
                 members.append([int(j) for j in row["sentences"]])
-            vectors = np.load(version / "vectors.npy", mmap_mode="r")
-            sentence_vectors = np.load(version / "sentence_vectors.npy", mmap_mode="r")
+            # Read into memory, not memory-mapped: a vector file truncated or rewritten under a running
+            # server would otherwise end the process with SIGBUS when its rows are next read (an ingest
+            # reuses them).
+            vectors = np.load(version / "vectors.npy")
+            sentence_vectors = np.load(version / "sentence_vectors.npy")
             dense = VectorIndex.load(version / "dense.faiss", dim=encoder.dim, rows=len(chunks))
             sentence_index = VectorIndex.load(version / "sentences.faiss", dim=encoder.dim, rows=len(sentences))
         except (OSError, ValueError, KeyError, TypeError, VectorIndexError) as exc:

@@ -176,3 +176,33 @@ def test_a_hidden_file_name_is_refused_at_ingest_and_never_lost(seed_corpus, tmp
     reloaded = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
                                                 progress=False)
     assert reloaded.manifest["counts"]["documents"] == assistant.manifest["counts"]["documents"]
+
+
+def test_a_vector_file_truncated_under_a_live_index_does_not_kill_the_process(seed_corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # In a child process: with memory-mapped vectors this ended the interpreter with SIGBUS.
+    script = f"""
+from pathlib import Path
+from qa.config import Settings
+from qa.pipeline import Assistant
+from qa.retriever import current_version
+s = Settings(corpus_dir=Path({str(seed_corpus)!r}), index_dir=Path({str(tmp_path / "index")!r}),
+             cache_dir=Path({str(tmp_path / "cache")!r}), model="hashing:256")
+Assistant.from_settings(s, progress=False)  # builds the index
+a = Assistant.from_settings(s, progress=False)  # loads it from disk, as a restarted server does
+for name in ("vectors.npy", "sentence_vectors.npy"):
+    path = current_version(s.index_dir) / name
+    with open(path, "r+b") as fh:
+        fh.truncate(128)
+hits = a.search("हवाई में हुई बैठक", 3)
+new = Path({str(tmp_path / "naval.txt")!r})
+new.write_text("title: नौसेना\\n\\nभारतीय नौसेना ने अभ्यास किया।", encoding="utf-8")
+report = a.ingest([new])  # reuses the loaded vectors of the unchanged articles
+print("OK", len(hits), report.texts_embedded)
+"""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().startswith("OK 3")
