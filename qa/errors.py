@@ -45,6 +45,10 @@ class IndexCorruptError(IndexError_):
     pass
 
 
+class IndexReadOnlyError(IndexError_):
+    """The index folder cannot be written (read-only storage): it can serve questions, not take articles."""
+
+
 class IndexMismatchError(IndexError_):
     """The saved index was built with another model, chunking or format than the one asked for."""
 

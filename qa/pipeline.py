@@ -21,6 +21,7 @@ from qa.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
+    IndexReadOnlyError,
     ModelError,
     QuestionError,
     QuestionTooLongError,
@@ -53,24 +54,37 @@ def open_or_build(index_dir: Path, documents: Sequence[Document], encoder: Encod
                   progress: bool = False, repair: bool = True) -> Retriever:
     """The index in `index_dir` for exactly these documents: loaded when its manifest matches, updated
     incrementally when the documents changed, rebuilt when missing (or mismatched/corrupt and `repair`).
-    The old index stays live until the new one is complete."""
-    with writer_lock(index_dir):
-        previous: Retriever | None = None
-        try:
-            previous = Retriever.load(index_dir, encoder, params)
-        except IndexMissingError:
-            pass
-        except (IndexMismatchError, IndexCorruptError) as exc:
-            if not repair:
-                raise
-            log.warning("Rebuilding the index in %s: %s", index_dir, exc)
-        if previous is not None and previous.manifest.get("corpus_fingerprint") == corpus_fingerprint(documents):
-            return previous
-        if previous is not None:
-            log.warning("Updating the index in %s: %s", index_dir, _corpus_change(previous, documents))
-        retriever = Retriever.build(documents, encoder, params, progress=progress, previous=previous)
-        retriever.save(index_dir)
+    The old index stays live until the new one is complete. A read-only index folder is served as it is
+    (with a note when it no longer matches the corpus)."""
+    try:
+        with writer_lock(index_dir):
+            return _open_or_build_locked(index_dir, documents, encoder, params, progress=progress, repair=repair)
+    except IndexReadOnlyError:
+        retriever = Retriever.load(index_dir, encoder, params)  # missing, corrupt or mismatched: says so
+        if retriever.manifest.get("corpus_fingerprint") != corpus_fingerprint(documents):
+            log.warning("Answering from the read-only index in %s as it is: %s", index_dir,
+                        _corpus_change(retriever, documents))
         return retriever
+
+
+def _open_or_build_locked(index_dir: Path, documents: Sequence[Document], encoder: Encoder,
+                          params: IndexParams, *, progress: bool, repair: bool) -> Retriever:
+    previous: Retriever | None = None
+    try:
+        previous = Retriever.load(index_dir, encoder, params)
+    except IndexMissingError:
+        pass
+    except (IndexMismatchError, IndexCorruptError) as exc:
+        if not repair:
+            raise
+        log.warning("Rebuilding the index in %s: %s", index_dir, exc)
+    if previous is not None and previous.manifest.get("corpus_fingerprint") == corpus_fingerprint(documents):
+        return previous
+    if previous is not None:
+        log.warning("Updating the index in %s: %s", index_dir, _corpus_change(previous, documents))
+    retriever = Retriever.build(documents, encoder, params, progress=progress, previous=previous)
+    retriever.save(index_dir)
+    return retriever
 
 
 def _corpus_change(previous: Retriever, documents: Sequence[Document]) -> str:

@@ -20,6 +20,7 @@ leaves the previous version live and at worst an orphan folder that the next wri
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -28,7 +29,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import IO, Any, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from embeddings.index import VectorIndex
 from qa.chunking import chunk_document, split_sentences
 from qa.config import Settings
 from qa.corpus import corpus_fingerprint
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexReadOnlyError
 from qa.files import fsync_dir, sha256_file, write_atomic
 from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document, Hit
@@ -448,13 +449,25 @@ def check_manifest(manifest: dict[str, Any], params: IndexParams, dim: int, wher
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """One writer at a time per index folder (builds, ingests), across threads and processes."""
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "a+") as f:
+    with _lock_file(index_dir) as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _lock_file(index_dir: Path) -> IO[str]:
+    """The open lock file of `index_dir`; IndexReadOnlyError where the folder cannot be written."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return open(index_dir / ".lock", "a+")
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise IndexReadOnlyError(
+                f"The index folder {index_dir} is read-only ({exc.strerror}): it can be searched but not "
+                f"changed. Point SAMACHAR_INDEX_DIR (or --index) at a writable folder to add articles.") from exc
+        raise
 
 
 def _remove_stale_versions(index_dir: Path, keep: set[str]) -> None:

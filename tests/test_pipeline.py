@@ -206,3 +206,44 @@ print("OK", len(hits), report.texts_embedded)
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().startswith("OK 3")
+
+
+def test_a_read_only_index_serves_questions_and_refuses_ingest_in_one_line(  # type: ignore[no-untyped-def]
+        seed_corpus, tmp_path, hashing_encoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    import qa.retriever as retriever_module
+    from qa.cli import main as cli_main
+    from qa.errors import IndexReadOnlyError
+
+    settings = _settings(seed_corpus, tmp_path)
+    pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+
+    import builtins
+
+    def read_only_open(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        # What opening the lock file for writing gives on read-only storage (root bypasses chmod, so the
+        # OS error is simulated where the index module opens files).
+        if str(file).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return builtins.open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(retriever_module, "open", read_only_open, raising=False)
+    assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert "अशुतोष दीक्षित" in assistant.search(HAWAII_HI, 1)[0].chunk.text
+    article = tmp_path / "naval.txt"
+    article.write_text(NAVAL, encoding="utf-8")
+    with pytest.raises(IndexReadOnlyError, match="read-only"):
+        assistant.ingest([article])
+    assert not (seed_corpus / "naval.txt").exists()  # nothing half-added
+
+    (seed_corpus / "naval.txt").write_text(NAVAL, encoding="utf-8")  # the corpus moved on; the index cannot
+    with caplog.at_level("WARNING", logger="samachar"):
+        stale = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert stale.search(HAWAII_HI, 1) and any("read-only index" in r.getMessage() for r in caplog.records)
+
+    code = cli_main(["ingest", str(article), "--corpus", str(seed_corpus), "--index", str(settings.index_dir),
+                     "--model", "hashing:256"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "read-only" in err[0]
