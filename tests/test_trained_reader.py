@@ -157,3 +157,26 @@ def test_cli_says_one_line_for_corrupt_weights(weights_copy: Path, seed_corpus: 
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(path) in lines[0] and "corrupt" in lines[0]
+
+
+@pytest.mark.slow
+def test_a_confident_top_passage_ends_the_reading(seed_assistant) -> None:  # type: ignore[no-untyped-def]
+    from qa.readers.trained import TrainedReader
+
+    hits = seed_assistant.search(HAWAII_HI, 5)
+    answers, rows = {}, {}
+    for early_exit in (None, 0.0):  # 0.0: any answer of the top passage is confident enough
+        reader = TrainedReader(seed_assistant.encoder, early_exit=early_exit)
+        seen: list[int] = []
+        real = reader._logits
+
+        def counting(network, windows, pad_id, real=real, seen=seen):  # type: ignore[no-untyped-def]
+            seen.append(len(windows))
+            return real(network, windows, pad_id)
+
+        reader._logits = counting  # type: ignore[method-assign]
+        answers[early_exit] = reader.read(HAWAII_HI, hits, language="hi")
+        rows[early_exit] = seen
+    assert len(rows[None]) == 1 and rows[None][0] >= 3  # one batch of the top 3 passages
+    assert len(rows[0.0]) == 1 and rows[0.0][0] < rows[None][0]  # the top passage only
+    assert not answers[0.0].abstained and answers[0.0].sources[0].doc_id == hits[0].chunk.doc_id

@@ -62,6 +62,10 @@ RESTORE_HINT = ("restore it with `git checkout -- qa/readers/model/` (or reinsta
 # XQuAD-hi's tuning split (articles 0-9, gold paragraph, Hindi questions, an early checkpoint) joining at 0.25
 # raised contains-answer from 51.1 to 52.2 and cost 0.5 F1 (XQuAD has few list answers); 2.0 cost 2.7 F1.
 MERGE_WITHIN = 0.25
+# The top passage's answer at this confidence ends the reading (see TrainedReader, early_exit). On XQuAD-hi's
+# tuning split (articles 0-9, end to end, Hindi, an early checkpoint) F1 was unchanged (49.0) and the median
+# read time fell from 277 ms to 81 ms.
+EARLY_EXIT = 0.9
 # Trimmed from both ends of a span: the model sometimes takes the sentence's punctuation with the words.
 _TRIM = " \t\n\r,;:।॥\"'“”‘’«»-–—"
 
@@ -150,6 +154,8 @@ class TrainedReader:
             among passages (the confidence uses the margin itself).
         merge_within: join two spans of one sentence that score within this of each other (coordinated
             answers; see `best_span`); None never joins.
+        early_exit: read the top passage alone first and stop there when its answer's confidence reaches
+            this; None reads all `max_hits` in one batch.
         threshold: abstain below this confidence (default: the calibrated one in the manifest).
         max_answer_tokens: the longest span considered, in model tokens.
         stride: tokens shared by consecutive windows of a long passage.
@@ -159,7 +165,8 @@ class TrainedReader:
 
     def __init__(self, encoder: Encoder | None = None, *, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR,
                  cache_dir: Path | None = None, max_hits: int = 3, rank_penalty: float = 1.0,
-                 merge_within: float | None = MERGE_WITHIN, threshold: float | None = None,
+                 merge_within: float | None = MERGE_WITHIN, early_exit: float | None = EARLY_EXIT,
+                 threshold: float | None = None,
                  max_answer_tokens: int | None = None, stride: int = 64) -> None:
         self.weights = ReaderWeights.open(weights_dir)
         m = self.weights.manifest
@@ -171,6 +178,7 @@ class TrainedReader:
         self.max_hits = max_hits
         self.rank_penalty = rank_penalty
         self.merge_within = merge_within
+        self.early_exit = early_exit
         self.max_length = int(m["max_length"])
         self.max_question_tokens = int(m.get("max_question_tokens", 48))
         self.max_answer_tokens = int(max_answer_tokens or m.get("max_answer_tokens", 40))
@@ -279,15 +287,30 @@ class TrainedReader:
         if not hits:
             return None
         tokenizer, network = self._load()
+        best: _Pick | None = None
+        groups = [[0], list(range(1, len(hits)))] if self.early_exit is not None else [list(range(len(hits)))]
+        for group in groups:
+            if not group:
+                continue
+            best = self._best_of(tokenizer, network, question, hits, group, best)
+            # The top passage answers confidently: the others could only win by a wider margin than the
+            # rank penalty allows for, which is rare, and reading them costs two thirds of the time.
+            if (self.early_exit is not None and best is not None
+                    and self.calibration.confidence(best.margin) >= self.early_exit):
+                break
+        return best
+
+    def _best_of(self, tokenizer: Any, network: Any, question: str, hits: list[Hit], group: list[int],
+                 best: _Pick | None) -> _Pick | None:
+        """`best` or a better pick among the windows of `hits[i]` for i in `group` (one batch)."""
         windows: list[Window] = []
         owners: list[int] = []
-        for h, hit in enumerate(hits):
-            for w in context_windows(tokenizer, question, hit.chunk.text, max_length=self.max_length,
+        for h in group:
+            for w in context_windows(tokenizer, question, hits[h].chunk.text, max_length=self.max_length,
                                      stride=self.stride, max_question_tokens=self.max_question_tokens):
                 windows.append(w)
                 owners.append(h)
         start_logits, end_logits = self._logits(network, windows, int(tokenizer.pad_token_id))
-        best: _Pick | None = None
         for row, (w, h) in enumerate(zip(windows, owners)):
             span = best_span(w, start_logits[row], end_logits[row], max_answer_tokens=self.max_answer_tokens,
                              segments=_sentence_ids(hits[h].chunk.text, w), merge_within=self.merge_within)
