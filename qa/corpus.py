@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import html
 import logging
 import re
 import unicodedata
@@ -174,7 +175,7 @@ def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | Non
     if meta.get("source"):
         source = meta["source"]
     title = meta.get("title") or ""
-    body = body.strip()
+    body = strip_markup(body).strip()
     heading = _MD_HEADING_RE.match(body.split("\n", 1)[0]) if body else None
     if heading:
         # The heading's words stay in the text (they are searchable); its '#' marks do not.
@@ -186,6 +187,26 @@ def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | Non
     if not title:
         title = derive_title(body)
     return Document(id=doc_id, title=title, text=body, source=source, date=date)
+
+
+_SCRIPT_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.DOTALL)
+_MD_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
+_MD_EMPHASIS_RE = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+
+
+def strip_markup(text: str) -> str:
+    """Article text without HTML tags (script and style with their content), HTML entities, and Markdown
+    links, images and emphasis marks: answers and passages hold words only. Runs at load, so every offset
+    (chunks, answer spans, the sources panel) refers to the text without markup. A lone "<" or "*" in prose
+    ("a < b", "5 * 3") is kept."""
+    text = _SCRIPT_RE.sub(" ", text)
+    text = _TAG_RE.sub("", text)
+    text = _MD_IMAGE_RE.sub(r"\1", text)
+    text = _MD_LINK_RE.sub(r"\1", text)
+    text = _MD_EMPHASIS_RE.sub(r"\2", text)
+    return html.unescape(text)
 
 
 def derive_title(body: str) -> str:

@@ -198,3 +198,16 @@ def test_utf16_is_named_with_how_to_convert(tmp_path: Path, encoding: str) -> No
     with pytest.raises(CorpusError, match="UTF-16") as info:
         load_document(path)
     assert "UTF-8" in str(info.value) and "binary" not in str(info.value)
+
+
+def test_markup_is_stripped_at_load_so_passages_hold_words_only(tmp_path: Path) -> None:
+    path = tmp_path / "lekh.md"
+    path.write_text(
+        "title: अभ्यास\n\n<p>सेना के <b>बारह</b> दल शामिल हुए।</p><script>alert('x')</script>\n"
+        "**नौसेना** ने [पीआईबी](https://pib.gov.in) को बताया &amp; ![चित्र](a.png) कहा कि 5 * 3 < 20 है।",
+        encoding="utf-8")
+    doc = load_document(path)
+    assert "सेना के बारह दल शामिल हुए।" in doc.text
+    assert "नौसेना ने पीआईबी को बताया & चित्र कहा कि 5 * 3 < 20 है।" in doc.text
+    for junk in ("<b>", "</p>", "script", "alert", "**", "](", "&amp;"):
+        assert junk not in doc.text
