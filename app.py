@@ -272,8 +272,10 @@ def make_handlers(assistant: AssistantLike) -> tuple[Any, Any]:
             parts.append(f"replaced {len(report.replaced_documents)} article(s)")
         if report.unchanged_documents:
             parts.append(f"{len(report.unchanged_documents)} already in the index unchanged")
+        renamed = "".join(f" {md_escape(name)} was saved as {md_escape(saved)}: an article of that name "
+                          f"already exists." for name, saved in report.renamed)
         return (f"✅ {names}: {', '.join(parts)}; **{report.chunks_added} passages added**, "
-                f"{report.total_chunks} passages in the index. You can ask about them now."), None
+                f"{report.total_chunks} passages in the index. You can ask about them now.{renamed}"), None
 
     return respond, upload
 

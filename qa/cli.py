@@ -52,10 +52,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
     assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
-    report = assistant.ingest(args.paths, progress=True)
+    report = assistant.ingest(args.paths, replace=args.replace, progress=True)
     print(f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
           f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
           f"({report.texts_embedded} passages and sentences embedded); {report.total_chunks} passages in the index.")
+    for name, saved in report.renamed:
+        print(f"{name}: an article with its id exists, so it was saved as {saved} "
+              f"(qa ingest --replace {name} replaces that article instead).")
     return 0
 
 
@@ -102,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or replace articles; embeds only new or changed passages")
     _common(p)
     p.add_argument("paths", nargs="+", type=Path, help=".txt or .md articles")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the article of the same id (else a file whose id is taken gets a new one)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", help="show the passages that best match a query")

@@ -3,18 +3,18 @@ built; everything below takes an encoder/reader object, so tests hand in small o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 import unicodedata
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.errors import EmbeddingModelError
 from qa.config import Settings
-from qa.corpus import corpus_fingerprint, load_corpus, load_document
+from qa.corpus import SUPPORTED_SUFFIXES, corpus_fingerprint, load_corpus, load_document, slugify
 from qa.errors import (
     CorpusError,
     EmptyQuestionError,
@@ -179,7 +179,7 @@ class Assistant:
         # it which part of a sentence the follow-up asks about ("और अमेरिका की ओर से?").
         answer = self.reader.read(query, hits, language=language, focus=text if query != text else None)
         t2 = time.perf_counter()
-        return replace(
+        return dataclasses.replace(
             answer,
             question=text,
             search_query=query if query != text else None,
@@ -188,34 +188,93 @@ class Assistant:
         )
 
     # -------------------------------------------------------------- ingest
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-        """Add or replace articles. Every file is validated before anything changes; the files are copied
-        into the corpus folder (so a later rebuild keeps them) and the index is updated atomically."""
+    def ingest(self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False) -> IngestReport:
+        """Add articles (or, with `replace`, replace the articles of the same id). Every file is validated
+        before anything changes; the files are copied into the corpus folder (so a later rebuild keeps them)
+        and the index is updated atomically.
+
+        An article id is one file of the corpus. A file whose id is taken by an article with other text is
+        saved under a new name and id ("a.md" beside "a.txt" becomes "a-2.md") unless `replace` is given;
+        then the file it replaces leaves the corpus. The same text again, or the corpus file itself, keeps
+        its id.
+        """
         documents = [load_document(Path(p), max_bytes=self.settings.max_article_bytes) for p in paths]
         ids = [d.id for d in documents]
         if len(set(ids)) != len(ids):
             raise CorpusError(paths[0], "two of the files would get the same article id; rename one")
+        corpus_dir = self.settings.corpus_dir
         with self._write_lock:
             index_dir = self.index_dir or self.settings.index_dir
             with writer_lock(index_dir):
+                plan = _name_plan(paths, documents, self.retriever.documents, corpus_dir, replace)
+                documents = [doc for _, _, doc in plan]
                 new, report = self.retriever.with_documents(documents, progress=progress)
                 # Corpus first, index second: if anything fails the copies are undone, so the corpus and the
                 # live index never disagree about what was ingested.
-                undo = [_copy_into_corpus(Path(p), self.settings.corpus_dir) for p in paths]
+                undo: list[Callable[[], None]] = []
                 try:
+                    for path, name, doc in plan:
+                        if name is None:
+                            continue
+                        undo.append(_copy_into_corpus(Path(path), corpus_dir, name))
+                        if replace:
+                            undo.extend(_remove_other_files(corpus_dir, doc.id, keep=name))
                     new.save(index_dir)
                 except BaseException:
                     for restore in reversed(undo):
                         restore()
                     raise
                 self.retriever = new
-        return report
+        renamed = tuple((Path(p).name, name) for p, name, _ in plan if name is not None and Path(p).name != name)
+        return dataclasses.replace(report, renamed=renamed)
 
 
-def _copy_into_corpus(path: Path, corpus_dir: Path) -> Callable[[], None]:
-    """Copy `path` into the corpus folder atomically; returns a function that undoes the copy."""
+def _name_plan(paths: Sequence[Path], documents: Sequence[Document], indexed: dict[str, Document],
+               corpus_dir: Path, replace: bool) -> list[tuple[Path, str | None, Document]]:
+    """(source file, file name in the corpus or None when nothing is to be copied, document with its final
+    id) for each file to ingest."""
+    taken = set(indexed) | {d.id for d in documents}
+    plan: list[tuple[Path, str | None, Document]] = []
+    for path, doc in zip(paths, documents):
+        path = Path(path)
+        old = indexed.get(doc.id)
+        in_place = (corpus_dir / path.name).exists() and (corpus_dir / path.name).resolve() == path.resolve()
+        if old is None or replace or in_place:
+            plan.append((path, path.name, doc))
+            continue
+        # The same text again (under this id or one it was given before): nothing to add.
+        same = next((k for k, d in indexed.items()
+                     if d.text == doc.text and (k == doc.id or k.startswith(f"{doc.id}-"))), None)
+        if same is not None:
+            plan.append((path, None, dataclasses.replace(doc, id=same, title=indexed[same].title,
+                                                         date=indexed[same].date, source=indexed[same].source)))
+            continue
+        n = 2
+        while f"{doc.id}-{n}" in taken or any((corpus_dir / f"{doc.id}-{n}{suffix}").exists()
+                                               for suffix in SUPPORTED_SUFFIXES):
+            n += 1
+        new_id = f"{doc.id}-{n}"
+        taken.add(new_id)
+        plan.append((path, f"{new_id}{path.suffix.lower()}", dataclasses.replace(doc, id=new_id)))
+    return plan
+
+
+def _remove_other_files(corpus_dir: Path, doc_id: str, keep: str) -> list[Callable[[], None]]:
+    """Remove the corpus files other than `keep` that load as article `doc_id`; returns their undo."""
+    undo = []
+    for other in sorted(corpus_dir.iterdir()):
+        if (other.name != keep and other.is_file() and other.suffix.lower() in SUPPORTED_SUFFIXES
+                and not other.name.startswith(".") and slugify(other.stem) == doc_id):
+            data = other.read_bytes()
+            other.unlink()
+            undo.append(lambda other=other, data=data: write_atomic(other, data))
+    return undo
+
+
+def _copy_into_corpus(path: Path, corpus_dir: Path, name: str) -> Callable[[], None]:
+    """Copy `path` into the corpus folder as `name`, atomically; returns a function that undoes the copy."""
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    target = corpus_dir / path.name
+    target = corpus_dir / name
     if target.exists() and target.resolve() == path.resolve():
         return lambda: None
     old = target.read_bytes() if target.exists() else None

@@ -81,6 +81,8 @@ class IngestReport:
     #: Texts embedded by the ingest: new or changed chunks and their new sentences (the rest were reused).
     texts_embedded: int
     total_chunks: int
+    #: Files saved under another name because an article with their id existed: (file name, new file name).
+    renamed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

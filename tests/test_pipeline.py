@@ -247,3 +247,42 @@ def test_a_read_only_index_serves_questions_and_refuses_ingest_in_one_line(  # t
                      "--model", "hashing:256"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "read-only" in err[0]
+
+
+def test_a_same_name_article_gets_its_own_id_unless_replace_is_asked(seed_corpus, tmp_path,  # type: ignore[no-untyped-def]
+                                                                     hashing_encoder) -> None:
+    settings = _settings(seed_corpus, tmp_path)
+    assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    first = tmp_path / "in" / "naval.txt"
+    first.parent.mkdir()
+    first.write_text("title: नौसेना\n\nनौसेना ने विशाखापत्तनम में अभ्यास किया।", encoding="utf-8")
+    assistant.ingest([first])
+    second = tmp_path / "naval.md"
+    second.write_text("title: थलसेना\n\nथलसेना ने पोखरण में अभ्यास किया।", encoding="utf-8")
+    report = assistant.ingest([second])
+    assert report.renamed == (("naval.md", "naval-2.md"),) and report.added_documents == ("naval-2",)
+    docs = assistant.retriever.documents
+    assert "विशाखापत्तनम" in docs["naval"].text and "पोखरण" in docs["naval-2"].text  # nothing lost
+    again = assistant.ingest([second])  # the same text again: no third copy
+    assert again.unchanged_documents == ("naval-2",) and not again.renamed
+    assert sorted(p.name for p in seed_corpus.glob("naval*")) == ["naval-2.md", "naval.txt"]
+    # A restart maps each id to exactly the file it was ingested from.
+    restarted = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert {k: v.text for k, v in restarted.retriever.documents.items()} == {k: v.text for k, v in docs.items()}
+
+    third = tmp_path / "naval.txt"
+    third.write_text("title: वायुसेना\n\nवायुसेना ने जोधपुर में अभ्यास किया।", encoding="utf-8")
+    report = assistant.ingest([third], replace=True)
+    assert report.replaced_documents == ("naval",) and not report.renamed
+    assert sorted(p.name for p in seed_corpus.glob("naval*")) == ["naval-2.md", "naval.txt"]
+    assert "जोधपुर" in assistant.retriever.documents["naval"].text
+    restarted = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert "जोधपुर" in restarted.retriever.documents["naval"].text
+    # Replacing from a file of another suffix removes the old file: one file per id after a restart.
+    md = tmp_path / "md" / "naval.md"
+    md.parent.mkdir()
+    md.write_text("title: तटरक्षक\n\nतटरक्षक बल ने चेन्नई में अभ्यास किया।", encoding="utf-8")
+    assert assistant.ingest([md], replace=True).replaced_documents == ("naval",)
+    assert sorted(p.name for p in seed_corpus.glob("naval*")) == ["naval-2.md", "naval.md"]
+    restarted = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
+    assert "चेन्नई" in restarted.retriever.documents["naval"].text and "naval-3" not in restarted.retriever.documents
