@@ -23,15 +23,25 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import regex
 
 from qa.errors import IndexCorruptError
 
-# bm25s sets its own logger to DEBUG, which prints a line per index build into the chat's and CLI's output.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _bm25s() -> Any:
+    """bm25s, imported on first use with its logger quieted.
+
+    bm25s sets its own logger to DEBUG when it is imported, which prints a line per index build into the
+    chat's and CLI's output; quieting it before the import (as this module once did) is undone by the import.
+    """
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 FORMAT_VERSION = 1
 META_FILE = "lexical.json"
@@ -102,7 +112,7 @@ class LexicalIndex:
     def build(cls, texts: Sequence[str], *, stopwords: bool = True, k1: float = 1.5,
               b: float = 0.75) -> "LexicalIndex":
         """Index `texts` (row i is ``texts[i]``)."""
-        import bm25s
+        bm25s = _bm25s()
 
         corpus_tokens = [tokenize(t, stopwords=stopwords) for t in texts]
         vocabulary = frozenset(tok for tokens in corpus_tokens for tok in tokens)
@@ -160,8 +170,7 @@ class LexicalIndex:
         Raises:
             IndexCorruptError: the folder is missing, a file is missing or unreadable, or the parts disagree.
         """
-        import bm25s
-
+        bm25s = _bm25s()
         folder = Path(folder)
         hint = "Rebuild the index (qa build)."
         if not folder.is_dir():

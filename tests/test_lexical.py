@@ -144,3 +144,9 @@ def test_load_corrupt_folder(tmp_path, damage):
         (folder / "lexical.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="Rebuild"):
         LexicalIndex.load(folder)
+
+
+def test_building_logs_nothing_below_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG"):
+        LexicalIndex.build(["भारत और अमेरिका की बैठक हवाई में हुई।", "नौसेना ने अभ्यास किया।"])
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < 30]
