@@ -119,3 +119,17 @@ def test_refuses_data_whose_hash_differs(tmp_path: Path, tiny_base: Path) -> Non
     (tmp_path / "data" / "toy.json").write_text(json.dumps({"version": "1.1", "data": []}), encoding="utf-8")
     with pytest.raises(train_reader.DataError, match="sha256"):
         train_reader.main(["--config", str(config), "--out", str(tmp_path / "run")])
+
+
+def test_logistic_fit_and_threshold_pick() -> None:
+    import calibrate
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(4.0, 1.0, 400), rng.normal(-2.0, 1.0, 400)
+    scale, bias = calibrate.fit_logistic(np.concatenate([pos, neg]), np.r_[np.ones(400), np.zeros(400)])
+    assert scale > 1.0 and abs(-bias / scale - 1.0) < 0.5  # the 50% point sits between the two clusters
+    conf = 1 / (1 + np.exp(-(scale * pos + bias)))
+    threshold = calibrate.pick_threshold(conf, 0.05)
+    assert abs(float(np.mean(conf < threshold)) - 0.05) <= 1 / 400  # 5% of the answerable would abstain
+    assert calibrate.pick_threshold(np.array([0.2, 0.9]), 0.0) == 0.2  # none may abstain: the lowest
