@@ -91,7 +91,6 @@ def ask(page: Page, question: str, expected: str) -> Any:
 def test_ask_upload_and_ask_again(server: str, browser: Browser, tmp_path: Path) -> None:
     page = open_chat(browser, server, 1280, 900)
     answer = ask(page, HAWAII_HI, "दीक्षित")
-    expect(answer).to_contain_text("रुड")
     expect(answer.locator("strong")).to_contain_text("दीक्षित")  # the answer is in bold
     expect(answer).to_contain_text("[1]")
     marked = page.locator("#sq-sources mark").first

@@ -120,11 +120,17 @@ class ReaderWeights:
 
 @dataclass(frozen=True)
 class Calibration:
-    """confidence = sigmoid(scale · margin + bias); abstain below `threshold`."""
+    """confidence = sigmoid(scale · margin + bias); abstain below `threshold`, or below the threshold of the
+    question's language where the manifest gives one (an English question over Hindi text is read with
+    lower margins: see the model card)."""
 
     scale: float
     bias: float
     threshold: float
+    by_language: tuple[tuple[str, float], ...] = ()
+
+    def threshold_for(self, language: str) -> float:
+        return dict(self.by_language).get(language, self.threshold)
 
     def confidence(self, margin: float) -> float:
         z = self.scale * margin + self.bias
@@ -171,8 +177,10 @@ class TrainedReader:
         self.weights = ReaderWeights.open(weights_dir)
         m = self.weights.manifest
         cal = m["calibration"]
+        by_language = () if threshold is not None else tuple(
+            (str(k), float(v)) for k, v in sorted(cal.get("threshold_by_language", {}).items()))
         self.calibration = Calibration(float(cal["scale"]), float(cal["bias"]),
-                                       float(cal["threshold"] if threshold is None else threshold))
+                                       float(cal["threshold"] if threshold is None else threshold), by_language)
         self.encoder = encoder
         self.cache_dir = cache_dir
         self.max_hits = max_hits
@@ -263,7 +271,7 @@ class TrainedReader:
         if pick is None:
             return abstention(self.name, question, language, 0.0)
         confidence = self.calibration.confidence(pick.margin)
-        if confidence < self.calibration.threshold:
+        if confidence < self.calibration.threshold_for(language):
             return abstention(self.name, question, language, confidence)
         hit = hits[pick.hit]
         text = hit.chunk.text
