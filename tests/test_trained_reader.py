@@ -190,3 +190,14 @@ def test_the_us_side_follow_up(seed_assistant) -> None:  # type: ignore[no-untyp
     hi = seed_assistant.ask(HAWAII_HI)
     follow = seed_assistant.ask("और अमेरिका की ओर से?", history=[{"question": HAWAII_HI, "answer": hi.text}])
     assert follow.abstained or ("रुड" in follow.text and "दीक्षित" not in follow.text)
+
+
+def test_a_language_can_have_its_own_threshold() -> None:
+    from qa.readers.trained import Calibration, TrainedReader
+
+    cal = Calibration(1.0, 0.0, 0.45, (("en", 0.03),))
+    assert cal.threshold_for("en") == 0.03 and cal.threshold_for("hi") == 0.45
+    shipped = TrainedReader(None)
+    assert shipped.calibration.threshold_for("en") < shipped.calibration.threshold_for("hi")
+    forced = TrainedReader(None, threshold=0.7)  # an explicit threshold applies to every language
+    assert forced.calibration.threshold_for("en") == forced.calibration.threshold_for("hi") == 0.7
