@@ -33,13 +33,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from qa.files import sha256_file  # noqa: E402
 from qa.readers.span_model import (  # noqa: E402
     build_network,
     build_window,
     export_weights,
     load_base,
+    pad_batch,
     question_ids,
-    sha256_file,
     tokenize_context,
     trainable_names,
 )
@@ -191,13 +192,9 @@ def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict
         rows.append(w)
         starts.append(w.context_start + t0 - first)
         ends.append(w.context_start + t1 - first)
-    width = max(len(w.input_ids) for w in rows)
-    ids = np.full((len(rows), width), int(tokenizer.pad_token_id), dtype=np.int64)
-    mask = np.zeros_like(ids)
+    ids, mask = pad_batch(rows, int(tokenizer.pad_token_id))
     ctx_mask = np.zeros_like(ids)
     for r, w in enumerate(rows):
-        ids[r, : len(w.input_ids)] = w.input_ids
-        mask[r, : len(w.input_ids)] = 1
         ctx_mask[r, 0] = 1  # [CLS] is the no-answer position
         ctx_mask[r, w.context_start: w.context_end] = 1
     return ids, mask, ctx_mask, np.array(starts), np.array(ends)

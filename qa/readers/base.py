@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
+from qa.errors import QuestionError
 from qa.language import ABSTAIN_MESSAGES
 from qa.types import Answer, Hit
 
@@ -25,6 +26,12 @@ class Reader(Protocol):
                 looked for near what they name.
         """
         ...
+
+
+def check_language(language: str) -> None:
+    """Readers answer in the user's language: one of those with an abstention message."""
+    if language not in ABSTAIN_MESSAGES:
+        raise QuestionError(f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}.")
 
 
 def abstention(reader: str, question: str, language: str, confidence: float = 0.0) -> Answer:

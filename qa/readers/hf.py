@@ -26,9 +26,9 @@ from typing import Any, Sequence
 
 from qa.chunking import sentence_around, split_sentences
 from qa.errors import ModelError
-from qa.language import ABSTAIN_MESSAGES, detect_language
+from qa.language import detect_language
 from qa.metrics import normalize_answer
-from qa.readers.base import Reader, abstention
+from qa.readers.base import Reader, abstention, check_language
 from qa.readers.registry import HF_GENERATE_PREFIX, HF_QA_PREFIX
 from qa.types import Answer, Hit, Source
 
@@ -59,17 +59,6 @@ def _import_transformers() -> Any:
             "The hf-qa and hf-generate readers need transformers: pip install transformers"
         ) from exc
     return transformers
-
-
-
-
-
-
-def _check_language(language: str) -> None:
-    if language not in ABSTAIN_MESSAGES:
-        from qa.errors import QuestionError
-
-        raise QuestionError(f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}.")
 
 
 class HFQAReader:
@@ -158,7 +147,7 @@ class HFQAReader:
         return (s_char, e_char, score) if e_char > s_char else None
 
     def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
-        _check_language(language)
+        check_language(language)
         hits = list(hits)[: self.max_hits]
         best: tuple[float, int, int, int] | None = None
         for k, hit in enumerate(hits):
@@ -309,7 +298,7 @@ class HFGenerativeReader:
         return generated.strip().split("\n")[0].strip().strip("\"'“”")
 
     def read(self, question: str, hits: Sequence[Hit], *, language: str, focus: str | None = None) -> Answer:
-        _check_language(language)
+        check_language(language)
         hits = list(hits)
         if not hits:
             return abstention(self.name, question, language)

@@ -39,9 +39,10 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 from qa.chunking import sentence_around, split_sentences
-from qa.errors import ModelError, QuestionError
-from qa.language import ABSTAIN_MESSAGES, detect_language
-from qa.readers.base import abstention
+from qa.errors import ModelError
+from qa.files import sha256_file
+from qa.language import detect_language
+from qa.readers.base import abstention, check_language
 from qa.readers.span_model import (
     MANIFEST_FILE,
     SpanScore,
@@ -51,7 +52,6 @@ from qa.readers.span_model import (
     context_windows,
     load_base,
     pad_batch,
-    sha256_file,
 )
 from qa.types import Answer, Hit, Source
 
@@ -264,8 +264,7 @@ class TrainedReader:
 
         `focus` is not needed: the rewritten follow-up question already holds the user's own words.
         """
-        if language not in ABSTAIN_MESSAGES:
-            raise QuestionError(f"Unknown language {language!r}; choose one of {', '.join(ABSTAIN_MESSAGES)}.")
+        check_language(language)
         hits = list(hits)
         pick = self._pick(question, hits[: self.max_hits])
         if pick is None:
