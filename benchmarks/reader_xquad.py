@@ -28,13 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._xquad import REPO, load_xquad  # noqa: E402
+from benchmarks._xquad import REPO, TUNE_ARTICLES, load_xquad  # noqa: E402
 from qa import metrics as M  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.language import detect_language, question_type  # noqa: E402
 from qa.types import Chunk, Hit  # noqa: E402
 
-TUNE_ARTICLES = 10  # the rule reader was tuned on the first 20% of XQuAD's 48 articles
 
 
 def gold_hit(doc_id: str, title: str, text: str) -> Hit:

@@ -133,3 +133,33 @@ def test_logistic_fit_and_threshold_pick() -> None:
     threshold = calibrate.pick_threshold(conf, 0.05)
     assert abs(float(np.mean(conf < threshold)) - 0.05) <= 1 / 400  # 5% of the answerable would abstain
     assert calibrate.pick_threshold(np.array([0.2, 0.9]), 0.0) == 0.2  # none may abstain: the lowest
+
+
+def test_workers_give_the_same_batches_and_overrides_and_time_budget_are_recorded(tmp_path: Path,
+                                                                                  tiny_base: Path) -> None:
+    import numpy as np
+    import train_reader
+    from transformers import AutoTokenizer
+
+    cfg = json.loads(write_config(tmp_path, tiny_base).read_text(encoding="utf-8"))
+    train, _ = train_reader.load_data(cfg)
+    sampler = train_reader.Sampler(train, cfg)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    here = train_reader.BatchStream(sampler, tokenizer, cfg, 3, workers=0)
+    pool = train_reader.BatchStream(sampler, tokenizer, cfg, 3, workers=2)
+    for (a, b, _) in zip(here, pool, range(4)):  # steps 3..6, featurised in this process and in workers
+        assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
+
+    # --set overrides the config; --time-budget fixes total_steps once the warm-up has been timed; both are
+    # written to the run's config.json (what --resume follows) and to the manifests.
+    config = write_config(tmp_path, tiny_base, warmup_steps=60, total_steps=1000, export_every=1000)
+    out = tmp_path / "budget"
+    assert train_reader.main(["--config", str(config), "--out", str(out), "--time-budget", "0.001",
+                              "--set", "batch_size=2", "--set", "negative_fraction=0.5"]) == 0
+    run_cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert run_cfg["batch_size"] == 2 and run_cfg["negative_fraction"] == 0.5
+    assert run_cfg["total_steps"] == 51  # the budget was spent before the timing ended: stop right after it
+    manifest = json.loads((out / "exports" / "step-51" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["total_steps"] == 51 and manifest["examples_seen"] == 102
+    with pytest.raises(SystemExit, match="key=value"):
+        train_reader.main(["--config", str(config), "--out", str(tmp_path / "bad"), "--set", "no_such_key=1"])

@@ -13,6 +13,13 @@ one of another held-out article of the same file). Then:
   abstain (a wrong abstention on an answerable question is what a user notices most).
 
 The fit, the threshold and the rates it gives on these reads are written into the weights' manifest.
+
+    python training/calibrate.py --run ~/runs/reader --weights DIR --language-threshold en
+
+also sets the threshold of English questions: English questions over Hindi passages read with lower margins
+than the held-out questions (which are in their passage's language), so the same rule is applied to the English
+questions of XQuAD-hi's tuning split (articles 0-9, read against their gold paragraph) and written to
+`threshold_by_language`.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=600, help="held-out questions sampled")
     ap.add_argument("--max-false-abstention", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--language-threshold", action="append", default=[], metavar="LANG",
+                    help="also fit the threshold of LANG questions on XQuAD-hi's tuning split (repeatable)")
     args = ap.parse_args(argv)
 
     from embeddings.encoder import configure_threads
@@ -109,6 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_false_abstention": float(np.mean(conf(p) < threshold)),
         "held_out_negative_abstention": float(np.mean(conf(q) < threshold)),
     }
+    by_language = {}
+    for lang in args.language_threshold:
+        from benchmarks._xquad import TUNE_ARTICLES, load_xquad
+
+        paragraphs, questions = load_xquad("hi", lang)
+        text = {doc_id: body for doc_id, _, body in paragraphs}
+        tune = [q for q in questions if q.article < TUNE_ARTICLES]
+        margins = np.array([reader.margins(q.question, [text[q.doc_id]])[0][0] for q in tune])
+        by_language[lang] = pick_threshold(conf(margins), args.max_false_abstention)
+    if by_language:
+        calibration["threshold_by_language"] = by_language
+        calibration["method"] += (f"; for {', '.join(sorted(by_language))} questions the same rule on the "
+                                  f"questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)")
     manifest["calibration"] = calibration
     write_manifest(manifest_path, manifest)
     print(json.dumps(calibration, indent=1))

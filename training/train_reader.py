@@ -2,12 +2,20 @@
 
     python training/train_reader.py --config training/config.json --out ~/runs/reader          # start
     python training/train_reader.py --config training/config.json --out ~/runs/reader --resume # go on
+    python training/train_reader.py --config training/config.json --out /tmp/run --device cuda --workers 6 \
+        --time-budget 400 --set batch_size=32 --set learning_rate=1e-4                          # a GPU
 
 One process, one torch thread by default (measured on the 2-core target: see the model card). Every
 `save_every` steps the trainable tensors, the optimizer and the step are written to `<out>/checkpoint.pt`
 (atomically), and every `export_every` steps the reader weights are exported to `<out>/exports/step-N/` in the
 format `qa.readers.trained` loads. Batches depend only on (seed, step), so a resumed run sees the same
 examples as an uninterrupted one.
+
+`--set key=value` overrides a config value; `--time-budget S` sets `total_steps` from the speed of the first
+steps (measured inside the warm-up, so the learning-rate schedule is fixed before it starts to decay). The
+config the run actually follows is written to `<out>/config.json`, read back by `--resume`, and recorded in
+every export's manifest. On a GPU the forward and backward passes run in bfloat16 (autocast); the optimizer
+state and the exported weights stay float32/float16 as on the CPU.
 
 Data: SQuAD-v1.1-style files listed in the config with their sha256 (a file whose hash differs is refused).
 Answerable questions train the span; negatives — the question paired with another paragraph of its own
@@ -200,6 +208,77 @@ def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict
     return ids, mask, ctx_mask, np.array(starts), np.array(ends)
 
 
+class BatchStream:
+    """Featurised batches for steps `first, first+1, ...`, built in `workers` worker processes.
+
+    Featurising (tokenising, cutting windows) is Python work of about a millisecond an example: on a GPU it,
+    not the network, sets the pace unless several processes share it. Batches stay a function of
+    (seed, step), so the stream is the same with any number of workers.
+    """
+
+    def __init__(self, sampler: Sampler, tokenizer: Any, cfg: dict[str, Any], first: int, workers: int) -> None:
+        import torch.utils.data as tud
+
+        outer = self
+
+        class Steps(tud.Dataset):  # type: ignore[type-arg]
+            def __len__(self) -> int:
+                return 1 << 30
+
+            def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+                return outer.featurise_step(first + index)
+
+        self.sampler, self.tokenizer, self.cfg = sampler, tokenizer, cfg
+        self.loader = tud.DataLoader(Steps(), batch_size=None, shuffle=False, num_workers=workers,
+                                     prefetch_factor=4 if workers else None, persistent_workers=False)
+
+    def featurise_step(self, step: int) -> tuple[np.ndarray, ...]:
+        items = self.sampler.batch(step, int(self.cfg["batch_size"]), float(self.cfg["negative_fraction"]))
+        return featurise(self.tokenizer, items, self.cfg, np.random.default_rng([int(self.cfg["seed"]), step, 1]))
+
+    def __iter__(self) -> Any:
+        return iter(self.loader)
+
+
+def span_loss(network: Any, batch: tuple[np.ndarray, ...], device: Any) -> Any:
+    """Mean start/end cross-entropy of one featurised batch, over context positions and [CLS]."""
+    import torch
+
+    ids, mask, ctx_mask, starts, ends = (torch.as_tensor(a).to(device) for a in batch)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        start_logits, end_logits = network(ids, mask)
+    keep = ctx_mask.bool()
+    start_logits = start_logits.float().masked_fill(~keep, -1e4)
+    end_logits = end_logits.float().masked_fill(~keep, -1e4)
+    ce = torch.nn.functional.cross_entropy
+    return (ce(start_logits, starts) + ce(end_logits, ends)) / 2
+
+
+def held_out_loss(network: Any, batches: list[tuple[np.ndarray, ...]], device: Any) -> float:
+    """Mean span loss on fixed held-out batches (articles never trained on): rises when training overfits."""
+    import torch
+
+    network.eval()
+    with torch.no_grad():
+        total = sum(float(span_loss(network, b, device)) for b in batches)
+    network.train()
+    return total / max(1, len(batches))
+
+
+def apply_overrides(cfg: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
+    """`cfg` with `key=value` overrides; values are JSON (numbers) or plain strings."""
+    out = dict(cfg)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or key not in cfg:
+            raise SystemExit(f"--set {pair!r}: expected key=value with a key of the config")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
 def lr_at(step: int, cfg: dict[str, Any]) -> float:
     """Linear warm-up, then linear decay to zero at `total_steps`."""
     peak, warm, total = float(cfg["learning_rate"]), int(cfg["warmup_steps"]), int(cfg["total_steps"])
@@ -218,18 +297,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps of this invocation (the schedule still follows "
                              "total_steps)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes that featurise batches (0: in the training process)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value (recorded in the run's config.json and manifests)")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="set total_steps so that training takes about this long (a new run only)")
     args = parser.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(args.threads)
-    cfg = json.loads(args.config.read_text(encoding="utf-8"))
-    torch.manual_seed(int(cfg["seed"]))
     out: Path = args.out.expanduser()
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not args.resume:
         raise SystemExit(f"{ckpt_path} exists: pass --resume to go on, or pick another --out")
+    run_cfg = out / "config.json"
+    if args.resume and run_cfg.exists():
+        cfg = json.loads(run_cfg.read_text(encoding="utf-8"))  # the schedule the run started with
+    else:
+        cfg = apply_overrides(json.loads(args.config.read_text(encoding="utf-8")), args.set)
+        write_config(run_cfg, cfg)
+    torch.manual_seed(int(cfg["seed"]))
 
     base_dir = resolve_base(cfg["base_model"])
     from transformers import AutoTokenizer
@@ -254,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim <= 1]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": float(cfg["weight_decay"])},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]))
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]),
+                                  fused=device.type == "cuda")  # one kernel for all tensors on a GPU
     step = 0
     if args.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
@@ -264,32 +355,46 @@ def main(argv: list[str] | None = None) -> int:
         log(out, f"resumed at step {step}")
     log(out, f"trainable: {sum(p.numel() for p in params):,} parameters in {len(names)} tensors")
 
+    # Fixed held-out batches (positives and negatives of held-out articles), the same at every export.
+    held_sampler = Sampler(held, cfg) if held else None
+    held_batches = [] if held_sampler is None else [
+        featurise(tokenizer, held_sampler.batch(10_000_000 + i, 32, float(cfg["negative_fraction"])), cfg,
+                  np.random.default_rng([int(cfg["seed"]), 10_000_000 + i, 1])) for i in range(16)]
+
+    budget_probe = (20, 50)  # steps timed for --time-budget, inside the warm-up
+    if args.time_budget is not None:
+        if step > 0:
+            raise SystemExit("--time-budget sets the schedule of a new run; a resumed run keeps its own")
+        if int(cfg["warmup_steps"]) < budget_probe[1]:
+            raise SystemExit(f"--time-budget needs warmup_steps >= {budget_probe[1]}")
+        cfg["total_steps"] = budget_probe[1] + 1  # until measured
     total = int(cfg["total_steps"])
     stop = total if args.stop_after is None else min(total, step + args.stop_after)
     network.train()
     first_step = step
     t0 = time.time()
+    probe_t0 = t0
     loss_avg = None
+    stream = iter(BatchStream(sampler, tokenizer, cfg, step, args.workers))
     while step < stop:
-        items = sampler.batch(step, int(cfg["batch_size"]), float(cfg["negative_fraction"]))
-        ids, mask, ctx_mask, starts, ends = featurise(tokenizer, items, cfg,
-                                                      np.random.default_rng([int(cfg["seed"]), step, 1]))
+        batch = next(stream)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        ids_t = torch.from_numpy(ids).to(device)
-        mask_t = torch.from_numpy(mask).to(device)
-        keep = torch.from_numpy(ctx_mask).to(device).bool()
-        start_logits, end_logits = network(ids_t, mask_t)
-        start_logits = start_logits.masked_fill(~keep, -1e4)
-        end_logits = end_logits.masked_fill(~keep, -1e4)
-        ce = torch.nn.functional.cross_entropy
-        loss = (ce(start_logits, torch.from_numpy(starts).to(device))
-                + ce(end_logits, torch.from_numpy(ends).to(device))) / 2
+        loss = span_loss(network, batch, device)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         step += 1
+        if args.time_budget is not None and step == budget_probe[0]:
+            probe_t0 = time.time()
+        if args.time_budget is not None and step == budget_probe[1]:
+            rate = (time.time() - probe_t0) / (budget_probe[1] - budget_probe[0])
+            elapsed = time.time() - t0
+            cfg["total_steps"] = total = max(step + 1, int(step + (args.time_budget - elapsed) / rate))
+            stop = total if args.stop_after is None else min(total, first_step + args.stop_after)
+            write_config(run_cfg, cfg)
+            log(out, f"time budget {args.time_budget:.0f}s at {rate * 1000:.0f} ms/step: total_steps {total}")
         value = float(loss.detach())
         loss_avg = value if loss_avg is None else 0.95 * loss_avg + 0.05 * value
         if step % 5 == 0 or step == stop:
@@ -300,7 +405,15 @@ def main(argv: list[str] | None = None) -> int:
             save_checkpoint(ckpt_path, network, optimizer, step, names)
         if step % int(cfg["export_every"]) == 0 or step == total:
             export(network, names, out / "exports" / f"step-{step}", cfg, base_dir, step, len(train))
+            if held_batches:
+                log(out, f"step {step} held-out loss {held_out_loss(network, held_batches, device):.3f}")
     return 0
+
+
+def write_config(path: Path, cfg: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def save_checkpoint(path: Path, network: Any, optimizer: Any, step: int, names: list[str]) -> None:
