@@ -23,7 +23,7 @@ import logging
 import re
 import unicodedata
 from pathlib import Path
-from typing import Iterable
+from typing import Container, Iterable
 
 from qa.errors import CorpusError
 from qa.types import Document
@@ -62,6 +62,21 @@ def load_corpus(folder: Path, *, max_bytes: int = 5_000_000) -> list[Document]:
     Raises:
         CorpusError: the folder is missing or not a folder, holds no articles, or one article is unreadable.
     """
+    documents: list[Document] = []
+    for doc_id, path in corpus_files(folder).items():
+        doc = load_document(path, max_bytes=max_bytes)
+        if doc_id != doc.id:
+            doc = Document(id=doc_id, title=doc.title, text=doc.text, source=doc.source, date=doc.date)
+        documents.append(doc)
+    return documents
+
+
+def corpus_files(folder: Path) -> dict[str, Path]:
+    """The article files under `folder` by the id `load_corpus` gives each (in the order it reads them).
+
+    Raises:
+        CorpusError: the folder is missing or not a folder, or holds no articles.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise CorpusError(folder, "the corpus folder does not exist")
@@ -79,16 +94,13 @@ def load_corpus(folder: Path, *, max_bytes: int = 5_000_000) -> list[Document]:
         paths.append(path)
     if not paths:
         raise CorpusError(folder, f"no articles found (looked for {', '.join(SUPPORTED_SUFFIXES)} files)")
-    documents: list[Document] = []
-    seen: set[str] = set()
+    files: dict[str, Path] = {}
     for path in paths:
-        doc = load_document(path, max_bytes=max_bytes)
-        doc_id = _unique(doc.id, seen)
-        seen.add(doc_id)
-        if doc_id != doc.id:
-            doc = Document(id=doc_id, title=doc.title, text=doc.text, source=doc.source, date=doc.date)
-        documents.append(doc)
-    return documents
+        # The id depends on the file name alone (`load_document` slugifies the stem), made unique in path
+        # order.
+        doc_id = _unique(slugify(path.stem), files.keys())
+        files[doc_id] = path
+    return files
 
 
 def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
@@ -162,7 +174,8 @@ def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | Non
         path: named in errors (defaults to `source`).
 
     Raises:
-        CorpusError: empty text, a header with no article after it, or a malformed ``date:``.
+        CorpusError: empty text, a header or markup with no article after it, no words at all, or a malformed
+            ``date:``.
     """
     where = path if path is not None else source
     text = unicodedata.normalize("NFC", raw.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"))
@@ -183,7 +196,12 @@ def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | Non
         body = (heading.group(2).strip() + "\n" + rest).strip()
         title = title or heading.group(2).strip()
     if not body:
-        raise CorpusError(where, "the file has a header but no article text")
+        if meta:
+            raise CorpusError(where, "the file has a header but no article text")
+        raise CorpusError(where, "the article holds only markup (HTML tags or Markdown marks), no text")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in body):
+        # Nothing to search or quote: the lexical index would get no word from it and no span could answer.
+        raise CorpusError(where, "the article has no words (only punctuation or symbols)")
     if not title:
         title = derive_title(body)
     return Document(id=doc_id, title=title, text=body, source=source, date=date)
@@ -321,7 +339,7 @@ def _truncate(text: str, limit: int) -> str:
     return text[:cut].rstrip(" ,;:-") + "…"
 
 
-def _unique(doc_id: str, seen: set[str]) -> str:
+def _unique(doc_id: str, seen: Container[str]) -> str:
     if doc_id not in seen:
         return doc_id
     n = 2

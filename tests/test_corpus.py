@@ -135,6 +135,10 @@ def test_ids_are_slugs_keeping_devanagari_and_unique(tmp_path):
         ("empty.txt", b"", "empty"),
         ("blank.txt", b"  \n\t\n ", "empty"),
         ("header-only.txt", b" date 2025-01-01 x\n\n", "no article text"),
+        # Nothing a lexical index could take a word from: each says what it found, none claims a header.
+        ("markup-only.md", b"<b></b> <br/>\n", "only markup"),
+        ("punctuation.txt", "--- !!! ??? ।।".encode("utf-8"), "no words"),
+        ("header-then-markup.txt", b"title: x\n\n<p></p>\n", "header but no article text"),
     ],
 )
 def test_bad_files_raise_corpus_error_naming_the_file(tmp_path, name, content, pattern):
