@@ -1,4 +1,5 @@
-"""`qa build | ingest | search | ask | evaluate`: a thin layer that turns QAError into a message and exit code.
+"""`qa build | ingest | remove | articles | search | ask | evaluate`: a thin layer that turns QAError into a
+message and exit code.
 
 argparse rather than typer: `evaluate` forwards its arguments untouched to `qa.evaluate.main`, which argparse
 does with `parse_known_args` and no extra machinery.
@@ -7,6 +8,7 @@ does with `parse_known_args` and no extra machinery.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -62,6 +64,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.pipeline import Assistant
+
+    assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
+    report = assistant.remove(args.ids)
+    print(f"Removed {len(report.removed_documents)} article(s) ({', '.join(report.removed_documents)}) from the "
+          f"index and the corpus; {report.total_chunks} passages in the index.")
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    from qa.pipeline import Assistant
+
+    assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
+    articles = assistant.articles()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(a) for a in articles], ensure_ascii=False, indent=2))
+        return 0
+    for a in articles:
+        print(f"{a.id}\t{a.date or 'undated'}\t{a.passages} passages\t{a.title}")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
@@ -108,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true",
                    help="replace the article of the same id (else a file whose id is taken gets a new one)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("remove", help="remove articles (by id) from the index and delete their corpus files")
+    _common(p)
+    p.add_argument("ids", nargs="+", help="article ids (see `qa articles`)")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("articles", help="list the indexed articles: id, date, passages, title")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_articles)
 
     p = sub.add_parser("search", help="show the passages that best match a query")
     _common(p)

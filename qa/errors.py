@@ -70,3 +70,7 @@ class DatasetError(QAError):
         self.reason = reason
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
+
+
+class ArticleNotFoundError(QAError, LookupError):
+    """An article id that the index does not hold."""

@@ -3,19 +3,29 @@ built; everything below takes an encoder/reader object, so tests hand in small o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.errors import EmbeddingModelError
 from qa.config import Settings
-from qa.corpus import SUPPORTED_SUFFIXES, corpus_fingerprint, load_corpus, load_document, slugify
+from qa.corpus import (
+    SUPPORTED_SUFFIXES,
+    corpus_files,
+    corpus_fingerprint,
+    load_corpus,
+    load_document,
+    slugify,
+)
 from qa.errors import (
+    ArticleNotFoundError,
     CorpusError,
     EmptyQuestionError,
     IndexCorruptError,
@@ -31,8 +41,8 @@ from qa.followup import needs_history, normalise_history, resolve_followup
 from qa.language import FOLLOWUP_MESSAGES, detect_language
 from qa.readers.base import Reader
 from qa.readers.registry import build_reader
-from qa.retriever import IndexParams, IngestReport, Retriever, writer_lock
-from qa.types import Answer, Document, Hit, Source
+from qa.retriever import EmbedProgress, IndexParams, IngestReport, Retriever, writer_lock
+from qa.types import Answer, ArticleInfo, Document, Hit, Source
 
 
 # Warnings reach the terminal without configuration (logging's last-resort handler): one line each.
@@ -141,6 +151,18 @@ class Assistant:
     def manifest(self) -> dict[str, Any]:
         return self.retriever.manifest
 
+    def articles(self) -> list[ArticleInfo]:
+        """The indexed articles, newest first (undated last), then by title."""
+        retriever = self.retriever  # one snapshot
+        passages: dict[str, int] = {}
+        for chunk in retriever.chunks:
+            passages[chunk.doc_id] = passages.get(chunk.doc_id, 0) + 1
+        infos = [ArticleInfo(id=d.id, title=d.title, date=d.date, passages=passages.get(d.id, 0), link=d.link)
+                 for d in retriever.documents.values()]
+        infos.sort(key=lambda a: (a.title, a.id))
+        infos.sort(key=lambda a: a.date or "", reverse=True)
+        return infos
+
     # -------------------------------------------------------------- asking
     def check_question(self, question: object) -> str:
         """The question NFC-normalised and stripped; raises a QuestionError subclass when unusable."""
@@ -188,7 +210,8 @@ class Assistant:
         )
 
     # -------------------------------------------------------------- ingest
-    def ingest(self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False) -> IngestReport:
+    def ingest(self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False,
+               on_progress: EmbedProgress | None = None) -> IngestReport:
         """Add articles (or, with `replace`, replace the articles of the same id). Every file is validated
         before anything changes; the files are copied into the corpus folder (so a later rebuild keeps them)
         and the index is updated atomically.
@@ -196,37 +219,81 @@ class Assistant:
         An article id is one file of the corpus. A file whose id is taken by an article with other text is
         saved under a new name and id ("a.md" beside "a.txt" becomes "a-2.md") unless `replace` is given;
         then the file it replaces leaves the corpus. The same text again, or the corpus file itself, keeps
-        its id.
+        its id. `progress` shows bars on the terminal; `on_progress` is told of each embedded batch.
         """
         documents = [load_document(Path(p), max_bytes=self.settings.max_article_bytes) for p in paths]
         ids = [d.id for d in documents]
         if len(set(ids)) != len(ids):
             raise CorpusError(paths[0], "two of the files would get the same article id; rename one")
         corpus_dir = self.settings.corpus_dir
+        with self._writing() as index_dir:
+            plan = _name_plan(paths, documents, self.retriever.documents, corpus_dir, replace)
+            new, report = self.retriever.with_documents([doc for _, _, doc in plan], progress=progress,
+                                                        on_progress=on_progress)
+            changes: list[Callable[[], Callable[[], None]]] = []
+            for path, name, doc in plan:
+                if name is None:
+                    continue
+                changes.append(functools.partial(_copy_into_corpus, Path(path), corpus_dir, name))
+                if replace:
+                    changes.extend(functools.partial(_delete_file, other)
+                                   for other in _other_files(corpus_dir, doc.id, keep=name))
+            self._commit(new, index_dir, changes)
+        renamed = tuple((Path(p).name, name) for p, name, _ in plan if name is not None and Path(p).name != name)
+        return dataclasses.replace(report, renamed=renamed)
+
+    def remove(self, doc_ids: str | Sequence[str]) -> IngestReport:
+        """Remove articles by id: from the index (atomically, as `ingest` adds them) and their files from
+        the corpus folder.
+
+        Raises:
+            ArticleNotFoundError: an id the index does not hold.
+            CorpusError: the removal would leave no article (a corpus must hold at least one).
+        """
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(dict.fromkeys(doc_ids))
+        corpus_dir = self.settings.corpus_dir
+        with self._writing() as index_dir:
+            indexed = self.retriever.documents
+            unknown = [doc_id for doc_id in ids if doc_id not in indexed]
+            if unknown:
+                raise ArticleNotFoundError(f"No article with the id {unknown[0]!r} is indexed; `qa articles` "
+                                           f"lists the ids.")
+            if len(ids) >= len(indexed):
+                raise CorpusError(corpus_dir, "removing every article would leave the corpus empty; add "
+                                              "another article first")
+            new, report = self.retriever.with_documents([], remove=ids)
+            try:
+                files = corpus_files(corpus_dir)
+            except CorpusError:  # no corpus folder or no file left in it: nothing to delete there
+                files = {}
+            # An article whose file has gone already only leaves the index.
+            self._commit(new, index_dir, [functools.partial(_delete_file, files[doc_id])
+                                          for doc_id in ids if doc_id in files])
+        return report
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Path]:
+        """Hold this assistant's and the index folder's writer locks; yields the index folder."""
         with self._write_lock:
             index_dir = self.index_dir or self.settings.index_dir
             with writer_lock(index_dir):
-                plan = _name_plan(paths, documents, self.retriever.documents, corpus_dir, replace)
-                documents = [doc for _, _, doc in plan]
-                new, report = self.retriever.with_documents(documents, progress=progress)
-                # Corpus first, index second: if anything fails the copies are undone, so the corpus and the
-                # live index never disagree about what was ingested.
-                undo: list[Callable[[], None]] = []
-                try:
-                    for path, name, doc in plan:
-                        if name is None:
-                            continue
-                        undo.append(_copy_into_corpus(Path(path), corpus_dir, name))
-                        if replace:
-                            undo.extend(_remove_other_files(corpus_dir, doc.id, keep=name))
-                    new.save(index_dir)
-                except BaseException:
-                    for restore in reversed(undo):
-                        restore()
-                    raise
-                self.retriever = new
-        renamed = tuple((Path(p).name, name) for p, name, _ in plan if name is not None and Path(p).name != name)
-        return dataclasses.replace(report, renamed=renamed)
+                yield index_dir
+
+    def _commit(self, new: Retriever, index_dir: Path,
+                changes: Sequence[Callable[[], Callable[[], None]]]) -> None:
+        """Make `new` live: apply `changes` to the corpus folder (each returns its undo), then save the index.
+        Corpus first, index second: if anything fails the changes are undone, so the corpus and the live
+        index never disagree."""
+        undo: list[Callable[[], None]] = []
+        try:
+            for change in changes:
+                undo.append(change())
+            new.save(index_dir)
+        except BaseException:
+            for restore in reversed(undo):
+                restore()
+            raise
+        self.retriever = new
 
 
 def _name_plan(paths: Sequence[Path], documents: Sequence[Document], indexed: dict[str, Document],
@@ -259,16 +326,13 @@ def _name_plan(paths: Sequence[Path], documents: Sequence[Document], indexed: di
     return plan
 
 
-def _remove_other_files(corpus_dir: Path, doc_id: str, keep: str) -> list[Callable[[], None]]:
-    """Remove the corpus files other than `keep` that load as article `doc_id`; returns their undo."""
-    undo = []
-    for other in sorted(corpus_dir.iterdir()):
-        if (other.name != keep and other.is_file() and other.suffix.lower() in SUPPORTED_SUFFIXES
-                and not other.name.startswith(".") and slugify(other.stem) == doc_id):
-            data = other.read_bytes()
-            other.unlink()
-            undo.append(lambda other=other, data=data: write_atomic(other, data))
-    return undo
+def _other_files(corpus_dir: Path, doc_id: str, keep: str) -> list[Path]:
+    """The corpus files other than `keep` whose names make the article id `doc_id`."""
+    if not corpus_dir.is_dir():
+        return []
+    return [other for other in sorted(corpus_dir.iterdir())
+            if other.name != keep and other.is_file() and other.suffix.lower() in SUPPORTED_SUFFIXES
+            and not other.name.startswith(".") and slugify(other.stem) == doc_id]
 
 
 def _copy_into_corpus(path: Path, corpus_dir: Path, name: str) -> Callable[[], None]:
@@ -287,6 +351,13 @@ def _copy_into_corpus(path: Path, corpus_dir: Path, name: str) -> Callable[[], N
             write_atomic(target, old)
 
     return undo
+
+
+def _delete_file(path: Path) -> Callable[[], None]:
+    """Delete `path`; returns a function that puts it back."""
+    data = path.read_bytes()
+    path.unlink()
+    return lambda: write_atomic(path, data)
 
 
 _default: Assistant | None = None

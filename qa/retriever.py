@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Literal, Sequence
+from typing import IO, Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -52,6 +52,9 @@ CHECKSUMMED = ("documents.jsonl", "chunks.jsonl", "sentences.jsonl", "vectors.np
                "dense.faiss", "sentences.faiss")
 EMBED_BATCH = 64
 SearchMode = Literal["hybrid", "dense", "lexical"]
+#: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the article
+#: being embedded). Texts are embedded article by article, so a caller can show per-file progress.
+EmbedProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class IngestReport:
     total_chunks: int
     #: Files saved under another name because an article with their id existed: (file name, new file name).
     renamed: tuple[tuple[str, str], ...] = ()
+    removed_documents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,10 +195,12 @@ class Retriever:
     # ------------------------------------------------------------------ build
     @classmethod
     def build(cls, documents: Sequence[Document], encoder: Encoder, params: IndexParams, *,
-              progress: bool = False, previous: "Retriever | None" = None) -> "Retriever":
+              progress: bool = False, previous: "Retriever | None" = None,
+              on_progress: EmbedProgress | None = None) -> "Retriever":
         """Chunk and embed `documents`, each chunk whole and sentence by sentence. Vectors of texts that
         `previous` already embedded with the same model are reused, so an incremental ingest embeds only new or
-        changed chunks and sentences."""
+        changed chunks and sentences. `progress` shows bars on the terminal; `on_progress` is called after
+        each embedded batch (see EmbedProgress)."""
         if params.model != encoder.model_id:
             raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
         docs = sorted(documents, key=lambda d: d.id)
@@ -220,16 +226,22 @@ class Retriever:
             for text, v in zip(previous._texts(), np.concatenate([previous.vectors, previous.sentence_vectors])):
                 known[_text_key(params.model, text)] = v
         keys = [_text_key(params.model, t) for t in texts]
+        row_docs = [c.doc_id for c in chunks] + [s.doc_id for s in sentences]
         todo: list[int] = []  # rows to embed: the first of each text not known yet
         pending: set[str] = set()
         for i, key in enumerate(keys):
             if key not in known and key not in pending:
                 pending.add(key)
                 todo.append(i)
+        todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
         batches = [todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
+        done = 0
         for batch in _progress(batches, progress, "Embedding", unit="batch"):
             for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
                 known[keys[i]] = v
+            done += len(batch)
+            if on_progress is not None:
+                on_progress(done, len(todo), row_docs[batch[-1]])
         matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             matrix[i] = known[key]
@@ -243,10 +255,16 @@ class Retriever:
         return [c.text for c in self.chunks] + [self.documents[s.doc_id].text[s.context_start:s.end]
                                                 for s in self.sentences]
 
-    def with_documents(self, documents: Sequence[Document], *, progress: bool = False) -> tuple["Retriever", IngestReport]:
-        """A new retriever with `documents` added (or replacing those with the same id)."""
+    def with_documents(self, documents: Sequence[Document], *, remove: Sequence[str] = (),
+                       progress: bool = False, on_progress: EmbedProgress | None = None
+                       ) -> tuple["Retriever", IngestReport]:
+        """A new retriever with `documents` added (or replacing those with the same id) and the articles whose
+        ids are in `remove` left out. Raises KeyError for an id in `remove` that is not indexed."""
+        missing = [doc_id for doc_id in remove if doc_id not in self.documents]
+        if missing:
+            raise KeyError(missing[0])
         added, replaced, unchanged = [], [], []
-        merged = dict(self.documents)
+        merged = {doc_id: d for doc_id, d in self.documents.items() if doc_id not in set(remove)}
         for doc in documents:
             old = merged.get(doc.id)
             if old is None:
@@ -256,11 +274,13 @@ class Retriever:
             else:
                 replaced.append(doc.id)
             merged[doc.id] = doc
-        new = Retriever.build(list(merged.values()), self.encoder, self.params, progress=progress, previous=self)
+        new = Retriever.build(list(merged.values()), self.encoder, self.params, progress=progress,
+                              previous=self, on_progress=on_progress)
         changed = set(added) | set(replaced)
         report = IngestReport(tuple(added), tuple(replaced), tuple(unchanged),
                               chunks_added=sum(1 for c in new.chunks if c.doc_id in changed),
-                              texts_embedded=new.embedded, total_chunks=len(new.chunks))
+                              texts_embedded=new.embedded, total_chunks=len(new.chunks),
+                              removed_documents=tuple(remove))
         return new, report
 
     def _make_manifest(self) -> dict[str, Any]:
@@ -289,7 +309,8 @@ class Retriever:
             chunk = self.chunks[int(signals.candidates[j])]
             doc = self.documents[chunk.doc_id]
             hits.append(Hit(chunk=chunk, title=doc.title, date=doc.date, score=float(fused[j]),
-                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j])))
+                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j]),
+                            link=doc.link))
         return hits
 
     def signals(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> "Signals":

@@ -24,6 +24,12 @@ class Document:
     source: str
     date: str | None = None
 
+    @property
+    def link(self) -> str | None:
+        """The article's web address (a ``source:`` header with an http(s) URL), else None: a file path
+        is where the article was read from, not a page to link to."""
+        return self.source if self.source.startswith(("https://", "http://")) else None
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -46,6 +52,8 @@ class Hit:
     score: float
     dense_score: float | None = None
     lexical_score: float | None = None
+    #: The article's web address (`Document.link`).
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class Source:
     score: float
     answer_start: int | None = None
     answer_end: int | None = None
+    #: The article's web address (`Document.link`).
+    link: str | None = None
 
     @classmethod
     def from_hit(cls, hit: Hit, span: tuple[int, int] | None = None) -> "Source":
@@ -69,7 +79,18 @@ class Source:
         c = hit.chunk
         return cls(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
                    score=hit.score, answer_start=span[0] if span else None,
-                   answer_end=span[1] if span else None)
+                   answer_end=span[1] if span else None, link=hit.link)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One article of the index as a corpus listing shows it."""
+
+    id: str
+    title: str
+    date: str | None
+    passages: int
+    link: str | None = None
 
 
 @dataclass(frozen=True)
