@@ -184,12 +184,10 @@ def test_a_confident_top_passage_ends_the_reading(seed_assistant) -> None:  # ty
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known miss of the shipped model: the rewritten follow-up '… सह-अध्यक्षता "
-                   "अमेरिका की ओर से किसने की?' is answered with the Indian co-chair (see the README)")
 def test_the_us_side_follow_up(seed_assistant) -> None:  # type: ignore[no-untyped-def]
     hi = seed_assistant.ask(HAWAII_HI)
     follow = seed_assistant.ask("और अमेरिका की ओर से?", history=[{"question": HAWAII_HI, "answer": hi.text}])
-    assert follow.abstained or ("रुड" in follow.text and "दीक्षित" not in follow.text)
+    assert "रुड" in follow.text and "दीक्षित" not in follow.text
 
 
 def test_a_language_can_have_its_own_threshold() -> None:
