@@ -73,9 +73,14 @@ class SentenceTransformerEncoder:
         self.model_id = model_id or model_name_or_path
         # sentence-transformers 6 renamed the getter; keep working with 5.x too.
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        dim = get_dim()
+        if dim is None:
+            from embeddings.errors import EmbeddingModelError
+
+            raise EmbeddingModelError(f"{model_name_or_path} does not state its embedding dimension")
+        self.dim = int(dim)
         self.batch_size = batch_size
-        prompts = dict(getattr(self.model, "prompts", {}) or {})
+        prompts: dict[str, str] = dict(getattr(self.model, "prompts", {}) or {})
         is_e5 = "e5" in Path(model_name_or_path).name.lower() or "e5" in self.model_id.lower()
         self._query_prompt = prompts.get("query", "query: " if is_e5 else "")
         self._passage_prompt = prompts.get("passage", prompts.get("document", "passage: " if is_e5 else ""))

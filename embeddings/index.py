@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def choose_kind(n_rows: int) -> IndexKind:
 
 
 class VectorIndex:
-    def __init__(self, index: "object", kind: IndexKind, dim: int) -> None:
+    def __init__(self, index: Any, kind: IndexKind, dim: int) -> None:  # a faiss.Index (its stubs are partial)
         self._index = index
         self.kind = kind
         self.dim = dim
@@ -43,6 +43,7 @@ class VectorIndex:
         vectors = _as_rows(vectors)
         dim = vectors.shape[1]
         kind = kind or choose_kind(len(vectors))
+        index: Any
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
@@ -101,7 +102,8 @@ class VectorIndex:
             )
         kind: IndexKind = "hnsw" if "HNSW" in type(index).__name__ else "flat"
         if kind == "hnsw":
-            faiss.downcast_index(index).hnsw.efSearch = HNSW_EF_SEARCH
+            hnsw: Any = faiss.downcast_index(index)
+            hnsw.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index, kind, dim)
 
 

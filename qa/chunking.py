@@ -12,10 +12,10 @@ Chunks are runs of whole sentences measured in the embedding model's tokens (see
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Callable
 
+from qa.text import is_devanagari, words
 from qa.types import Chunk, Document
 
 _CLOSERS = "\"'”’»)]}›"
@@ -29,24 +29,11 @@ _HEADING_LINE_RE = re.compile(r"^[ \t]*#{1,6}[ \t][^\n]*$", re.MULTILINE)
 _LIST_ITEM_RE = re.compile(r"^[ \t]*(?:[-*•]|\d{1,3}[.)])[ \t][^\n]*$", re.MULTILINE)
 _CLAUSE_RE = re.compile(r"[,;:،—–](?=\s)|\s[-–—](?=\s)")
 
-_LATIN_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt no nos vs etc inc ltd co corp gen lt col capt cmdr sgt maj adm gov sen
-    rep hon pres jan feb mar apr jun jul aug sep sept oct nov dec approx dept est fig vol ed eds al cf
-    ca rs rev govt int intl univ assn bros ave blvd rd""".split()
-)
-# English letter names written in Devanagari: "एम." is the initial M, not a sentence end.
-_DEVANAGARI_LETTER_NAMES = frozenset(
-    unicodedata.normalize("NFC", w)
-    for w in """ए बी सी डी ई एफ जी एच आई जे के एल एम एन ओ पी क्यू आर एस टी यू वी डब्ल्यू डब्लू एक्स वाई
-    ज़ेड जेड ज़ेड""".split()
-)
-_DEVANAGARI_ABBREVIATIONS = frozenset(
-    unicodedata.normalize("NFC", w) for w in "डॉ श्री श्रीमती सुश्री प्रो रु मि कि पृ सं क्र ई".split()
-)
-# Single-syllable Hindi words that do end sentences ("... किए गए थे."), so they are not initials.
-_SENTENCE_FINAL_WORDS = frozenset(
-    unicodedata.normalize("NFC", w) for w in "है हैं था थी थे हो हूं हूँ हों दो लो ना".split()
-)
+# Word lists (qa/data/words.json).
+_LATIN_ABBREVIATIONS = words("abbreviations", "en")
+_DEVANAGARI_LETTER_NAMES = words("letter_names", "hi")
+_DEVANAGARI_ABBREVIATIONS = words("abbreviations", "hi")
+_SENTENCE_FINAL_WORDS = words("sentence_final_words", "hi")
 # One akshara: consonants joined by viramas (nukta allowed), an optional vowel sign, an optional
 # nasal/visarga; or one independent vowel.
 _AKSHARA_RE = re.compile(
@@ -105,7 +92,7 @@ def _ends_sentence(text: str, start: int, end: int) -> bool:
     if j == len(text):
         return True
     nxt = text[j]
-    if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS or "\u0900" <= nxt <= "\u097F"):
+    if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS or is_devanagari(nxt)):
         return False  # "etc. and", "Mr. — "
     if len(marks) > 1:
         return True  # an ellipsis before a new sentence

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Container, Iterable
 
 from qa.errors import CorpusError
+from qa.text import DEVANAGARI
 from qa.types import Document
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ _MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FILENAME_DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\b|_)")
 # A byline or dateline above the article ("AMN / NEWS DESK", "Nov 06, 2025, 03:54 AM"): no Devanagari and no
 # lower-case Latin letters. Such lines are not headlines.
-_BYLINE_RE = re.compile(r"^[^a-z\u0900-\u097F]*$"
-                        r"|^[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}\b[^\u0900-\u097F]*$")
+_BYLINE_RE = re.compile(rf"^[^a-z{DEVANAGARI}]*$"
+                        rf"|^[A-Z][a-z]{{2,8}}\.? \d{{1,2}},? \d{{4}}\b[^{DEVANAGARI}]*$")
 # Only unambiguous sentence ends: a '.' may be an initial ("डैनियल पी. ड्रिस्कॉल").
 _SENTENCE_END_RE = re.compile(r"[।॥?!]")
 _SLUG_DROP_RE = re.compile(r"[^\w\u0900-\u0963\u0966-\u097F]+")

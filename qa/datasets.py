@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qa.errors import DatasetError
+from qa.text import DEVANAGARI
 from qa.types import Document, Turn
 
 Format = Literal["jsonl", "squad"]
@@ -218,7 +219,7 @@ def _parse_jsonl(path: Path, text: str) -> tuple[Example, ...]:
 # --- SQuAD ---------------------------------------------------------------------------------------------
 
 def _slug(title: str) -> str:
-    slug = re.sub(r"[^\w\u0900-\u097F]+", "-", _nfc(title).casefold()).strip("-")
+    slug = re.sub(rf"[^\w{DEVANAGARI}]+", "-", _nfc(title).casefold()).strip("-")
     return slug or "article"
 
 

@@ -462,7 +462,7 @@ def compare_metrics(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str,
                                                                              float | None, str]]:
     """Rows (metric, old, new, new - old, verdict) for the headline metrics either report has; verdict is
     "better", "worse", "same" or "" (missing on one side)."""
-    rows = []
+    rows: list[tuple[str, float | None, float | None, float | None, str]] = []
     for key in HEADLINE:
         a, b = old.get(key), new.get(key)
         if a is None and b is None:

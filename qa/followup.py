@@ -32,45 +32,29 @@ of its own) is returned unchanged whatever the history says.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
 from qa.errors import QuestionError
 from qa.language import ABSTAIN_MESSAGES
+from qa.text import COMPOUND_WORD_RE, is_devanagari, phrases, question_words, words
 from qa.types import Turn
 
 __all__ = ["Turn", "normalise_history", "is_followup", "resolve_followup"]
 
-_WORD_RE = re.compile(r"[\w\u0900-\u097F]+(?:[-'’][\w\u0900-\u097F]+)*")
+_WORD_RE = COMPOUND_WORD_RE
 
-
-def _nfc_set(words: str) -> frozenset[str]:
-    return frozenset(unicodedata.normalize("NFC", w) for w in words.split())
-
-
-# Words that open a continuation of the previous question.
-_HI_CONTINUATIONS = _nfc_set("और तथा एवं व फिर तो")
-_EN_CONTINUATIONS = ("and", "what about", "how about", "also", "then", "and what about", "so")
-# Pronouns that point back to something named earlier. (Demonstratives such as इस/यह before a noun are
-# handled apart: "इस बैठक" only needs the history when the question has little else.)
-_HI_PRONOUNS = _nfc_set("""उनकी उनके उनका उन्होंने उन्हें उनसे उनको उनमें उनपर वे उसने उसकी उसके उसका उसे उसको उससे
-    उसमें इन्होंने इनकी इनके इनका इन्हें इनसे इसने वहाँ वहां तब""")
-_HI_DEMONSTRATIVES = _nfc_set("यह वह ये इस उस इन उन इसकी इसके इसका इसमें इससे इसे")
-_EN_PRONOUNS = frozenset("he she they him her his hers their theirs them it its there".split())
-_EN_DEMONSTRATIVES = frozenset("this that these those".split())
-_QUESTION_WORDS = _nfc_set("""कौन कौनसा कौनसी कौनसे किसने किसके किसकी किसका किसे किसको किससे किन्होंने किनके
-    किनकी किनका किनको किनसे किन्हें किस किन कब कहाँ कहां क्या क्यों कैसे कैसा कैसी कितने कितनी कितना किसलिए
-    who whom whose what which when where why how""")
-_FUNCTION_WORDS = (
-    _nfc_set("""है हैं था थे थी थीं हो होता होती होते हुआ हुई हुए हुईं गया गई गए के की का कि को से ने
-    में पर और एवं तथा व या यह ये वह वे इस उस इन उन एक भी तो ही जो कर करने करते करता किया किए किये ना नहीं न
-    लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती जाते द्वारा ओर तरफ फिर सा सी से
-    a an the and or but of to in on at by for with from as is are was were be been being do does did has have
-    had will would can could should may might shall about also so then side""")
-    | _HI_PRONOUNS
-    | _EN_PRONOUNS
-)
+# Word lists (qa/data/words.json).
+_HI_CONTINUATIONS = words("continuations", "hi")
+_EN_CONTINUATIONS = phrases("continuations", "en")
+# Pronouns point back to something named earlier. (Demonstratives such as इस/यह before a noun are handled
+# apart: "इस बैठक" only needs the history when the question has little else.)
+_HI_PRONOUNS = words("pronouns", "hi")
+_HI_DEMONSTRATIVES = words("demonstratives", "hi")
+_EN_PRONOUNS = words("pronouns", "en")
+_EN_DEMONSTRATIVES = words("demonstratives", "en")
+_QUESTION_WORDS = question_words("hi") | question_words("en")
+_FUNCTION_WORDS = words("function_words", "hi") | words("function_words", "en") | _HI_PRONOUNS | _EN_PRONOUNS
 # A previous answer longer than this (in words) is a passage, not a name worth carrying into the query.
 _MAX_ANSWER_WORDS = 12
 _MIN_STANDALONE_CONTENT = 3
@@ -258,7 +242,7 @@ def _insert(previous: str, fragment: str) -> str:
     closing question mark ("Who co-chaired the meeting [from the US side]?"); appended when neither fits.
     A reader sees one well-formed question instead of a question followed by a loose phrase."""
     for m in _WORD_RE.finditer(previous):
-        if m.group() in _QUESTION_WORDS and re.search(r"[\u0900-\u097F]", m.group()):
+        if m.group() in _QUESTION_WORDS and is_devanagari(m.group()):
             return f"{previous[: m.start()]}{fragment} {previous[m.start():]}"
     stripped = previous.rstrip()
     if stripped.endswith("?"):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from qa.text import DEVANAGARI_RE, WORD_RE, question_words, words
+
 ABSTAIN_MESSAGES = {
     "hi": "यह जानकारी उपलब्ध लेखों में नहीं मिली।",
     "en": "I could not find this in the articles.",
@@ -21,10 +23,6 @@ FOLLOWUP_MESSAGES = {
 
 QUESTION_TYPES = ("who", "when", "where", "how_many", "what", "why", "how", "which", "yesno", "other")
 
-_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
-_WORD = re.compile(r"[\w\u0900-\u097F]+")
-
-
 def detect_language(text: str) -> str:
     """ "hi" when at least half of the letters are Devanagari, else "en" (text with no letters: "hi",
     the language of the articles).
@@ -36,7 +34,7 @@ def detect_language(text: str) -> str:
     """
     devanagari = latin = 0
     for ch in text:
-        if _DEVANAGARI.match(ch):
+        if DEVANAGARI_RE.match(ch):
             # Vowel signs and viramas are not letters to str.isalpha(), but they belong to the script.
             devanagari += 1
         elif ch.isalpha():
@@ -47,122 +45,20 @@ def detect_language(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return WORD_RE.findall(text.lower())
 
 
-# Nouns after किस / कौन से that turn "which X" into a time or place question.
-_HI_TIME_NOUNS = {
-    "दिन",
-    "दिनों",
-    "तारीख",
-    "तारीख़",
-    "तिथि",
-    "वर्ष",
-    "साल",
-    "सन",
-    "महीने",
-    "महीना",
-    "माह",
-    "समय",
-    "सदी",
-    "शताब्दी",
-    "दशक",
-    "वक्त",
-    "वक़्त",
-    "युग",
-    "काल",
-    "सप्ताह",
-    "हफ्ते",
-    "हफ़्ते",
-    "अवधि",
-    "दौरान",
-    "मौसम",
-    "घंटे",
-    "ऋतु",
-}
-_HI_PLACE_NOUNS = {
-    "शहर",
-    "देश",
-    "जगह",
-    "स्थान",
-    "राज्य",
-    "क्षेत्र",
-    "इलाके",
-    "इलाक़े",
-    "नगर",
-    "गांव",
-    "गाँव",
-    "प्रांत",
-    "महाद्वीप",
-    "द्वीप",
-    "जिले",
-    "ज़िले",
-    "स्थल",
-    "देशों",
-    "शहरों",
-    "राज्यों",
-    "प्रदेश",
-}
-_HI_POSTPOSITIONS = {"ने", "को", "से", "में", "पर", "के", "की", "का", "तक", "द्वारा", "लिए", "साथ"}
-_HI_WHO = {
-    "किसने",
-    "किसके",
-    "किसकी",
-    "किसका",
-    "किसे",
-    "किसको",
-    "किससे",
-    "किसपर",
-    "किसमें",
-    "किन्होंने",
-    "किनके",
-    "किनकी",
-    "किनका",
-    "किनको",
-    "किनसे",
-    "किन्हें",
-    "किसलिए",
-}
-_HI_HOW_MANY = {"कितने", "कितनी", "कितना", "कितनों"}
-_HI_HOW = {"कैसे", "कैसा", "कैसी"}
-_HI_WHERE = {"कहाँ", "कहां", "कहा"}
-
-_EN_AUX = {
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "can",
-    "could",
-    "has",
-    "have",
-    "had",
-    "will",
-    "would",
-    "should",
-    "shall",
-    "may",
-    "might",
-}
-_EN_TIME = {"year", "years", "date", "day", "month", "time", "century", "decade", "period", "era", "season"}
-_EN_PLACE = {
-    "country",
-    "city",
-    "place",
-    "state",
-    "region",
-    "town",
-    "area",
-    "location",
-    "continent",
-    "island",
-    "province",
-    "district",
-    "village",
-}
+# Word lists (qa/data/words.json).
+_HI_TIME_NOUNS = words("time_nouns", "hi")
+_HI_PLACE_NOUNS = words("place_nouns", "hi")
+_HI_POSTPOSITIONS = words("postpositions", "hi")
+_HI_WHO = question_words("hi", "who")
+_HI_HOW_MANY = question_words("hi", "how_many")
+_HI_HOW = question_words("hi", "how")
+_HI_WHERE = question_words("hi", "where")
+_EN_AUX = words("auxiliaries", "en")
+_EN_TIME = words("time_nouns", "en")
+_EN_PLACE = words("place_nouns", "en")
 
 
 def question_type(question: str) -> str:

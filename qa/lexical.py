@@ -29,7 +29,7 @@ import numpy as np
 import regex
 
 from qa.errors import IndexCorruptError
-
+from qa.text import question_words, words
 
 
 def _bm25s() -> Any:
@@ -56,28 +56,18 @@ _NASAL_CLUSTER_RE = regex.compile(
     r"ङ्(?=[कखगघ])|ञ्(?=[चछजझ])|ण्(?=[टठडढ])|न्(?=[तथदध])|म्(?=[पफबभ])"
 )
 
-HINDI_STOPWORDS = frozenset(
-    """है हैं था थे थी थीं हो होता होती होते होना हुआ हुई हुए के की का कि को से ने में पर और एवं तथा व या
-    यह ये वह वे इस उस इन उन इसे उसे इसका उसका इसकी उसकी इसके उसके एक भी तो ही जो जिस जिसे जिन कर करने
-    करते करता किया किए गया गई गए ना नहीं न लिए साथ बाद तक अपने अपनी अपना कुछ कई रहा रही रहे जा जाता जाती
-    जाते द्वारा बहुत सकता सकती सकते वाला वाली वाले यहां वहां अब क्या कौन कौनसा कब कहां कहाँ कैसे क्यों
-    किस किसने किसे किसको किससे किसका किसकी किसके कितना कितनी कितने""".split()
-)
-ENGLISH_STOPWORDS = frozenset(
-    """a an the and or but of to in on at by for with from as is are was were be been being it its this that
-    these those he she they we you i his her their our your them him me my not no do does did has have had
-    will would can could should may might shall into than then there here what which who whom whose when
-    where why how about over under also such so if""".split()
-)
-
-
 def _fold(text: str) -> str:
     text = text.lower().translate(_ZERO_WIDTH).translate(_DIGITS).translate(_NUKTA_FORMS)
     text = text.replace("\u093c", "").replace("\u0901", "\u0902")
     return _NASAL_CLUSTER_RE.sub("\u0902", text)
 
 
-_STOPWORDS = frozenset(_fold(w) for w in HINDI_STOPWORDS | ENGLISH_STOPWORDS)
+# Function words and question words carry no topic (qa/data/words.json).
+_STOPWORDS = frozenset(
+    _fold(w)
+    for language in ("hi", "en")
+    for w in words("function_words", language) | question_words(language)
+)
 
 
 def tokenize(text: str, *, stopwords: bool = True) -> list[str]:
@@ -99,7 +89,7 @@ class LexicalIndex:
     tokenizer settings, which a query must be tokenized with).
     """
 
-    def __init__(self, bm25: object | None, vocabulary: frozenset[str], size: int, *, stopwords: bool = True,
+    def __init__(self, bm25: Any | None, vocabulary: frozenset[str], size: int, *, stopwords: bool = True,
                  k1: float = 1.5, b: float = 0.75) -> None:
         self._bm25 = bm25
         self._vocabulary = vocabulary

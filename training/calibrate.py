@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     scale, bias = fit_logistic(np.concatenate([p, q]), np.concatenate([np.ones_like(p), np.zeros_like(q)]))
     conf = lambda m: 1 / (1 + np.exp(-(scale * m + bias)))  # noqa: E731
     threshold = pick_threshold(conf(p), args.max_false_abstention)
-    calibration = {
+    calibration: dict[str, object] = {
         "scale": scale, "bias": bias, "threshold": threshold,
         "method": (f"logistic fit of answerable vs not on {len(p)} held-out training questions read against "
                    f"their own paragraph and {len(q)} against a paragraph without the answer (training/"
@@ -118,18 +118,18 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_false_abstention": float(np.mean(conf(p) < threshold)),
         "held_out_negative_abstention": float(np.mean(conf(q) < threshold)),
     }
-    by_language = {}
+    by_language: dict[str, float] = {}
     for lang in args.language_threshold:
         from benchmarks._xquad import TUNE_ARTICLES, load_xquad
 
         paragraphs, questions = load_xquad("hi", lang)
-        text = {doc_id: body for doc_id, _, body in paragraphs}
+        passage_of = {doc_id: body for doc_id, _, body in paragraphs}
         tune = [q for q in questions if q.article < TUNE_ARTICLES]
-        margins = np.array([reader.margins(q.question, [text[q.doc_id]])[0][0] for q in tune])
+        margins = np.array([reader.margins(q.question, [passage_of[q.doc_id]])[0][0] for q in tune])
         by_language[lang] = pick_threshold(conf(margins), args.max_false_abstention)
     if by_language:
         calibration["threshold_by_language"] = by_language
-        calibration["method"] += (f"; for {', '.join(sorted(by_language))} questions the same rule on the "
+        calibration["method"] = str(calibration["method"]) + (f"; for {', '.join(sorted(by_language))} questions the same rule on the "
                                   f"questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)")
     manifest["calibration"] = calibration
     write_manifest(manifest_path, manifest)

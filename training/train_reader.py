@@ -34,7 +34,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -221,7 +221,7 @@ class BatchStream:
 
         outer = self
 
-        class Steps(tud.Dataset):  # type: ignore[type-arg]
+        class Steps(tud.Dataset):
             def __len__(self) -> int:
                 return 1 << 30
 
@@ -254,7 +254,7 @@ def span_loss(network: Any, batch: tuple[np.ndarray, ...], device: Any) -> Any:
     return (ce(start_logits, starts) + ce(end_logits, ends)) / 2
 
 
-def held_out_loss(network: Any, batches: list[tuple[np.ndarray, ...]], device: Any) -> float:
+def held_out_loss(network: Any, batches: Sequence[tuple[np.ndarray, ...]], device: Any) -> float:
     """Mean span loss on fixed held-out batches (articles never trained on): rises when training overfits."""
     import torch
 
