@@ -1,11 +1,12 @@
 """The chat app served for real and driven through `gradio_client`, around an Assistant with the real default
 model on a private copy of the seed corpus; at the end, its rendering helpers on hand-made answers.
 
-The `/ask` endpoint returns (textbox, chat, sources html, record); the record is the plain-data view of the
-answer that the assertions read."""
+The `/ask` endpoint returns (textbox, chat, record); the record is the plain-data view of the answer that the
+assertions read, and each answer's chat message holds its own source cards."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import threading
@@ -21,6 +22,7 @@ if str(REPO) not in sys.path:  # app.py is a script at the repository root, not 
 from conftest import free_port
 
 import app  # noqa: E402
+from qa import chat_view as view  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.errors import IndexCorruptError  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
@@ -44,6 +46,15 @@ date: 2026-02-14
 अभ्यास में पनडुब्बी रोधी युद्ध और खोज एवं बचाव अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "समुद्र कवच-27 अभ्यास का नेतृत्व किसने किया?"
+
+# Another made-up article, uploaded and then deleted.
+DELETED_ARTICLE = """title: भारत-मालदीव तटरक्षक अभ्यास वरुण सेतु
+date: 2026-03-09
+
+भारतीय तटरक्षक बल और मालदीव राष्ट्रीय रक्षा बल का संयुक्त अभ्यास वरुण सेतु आठ मार्च को माले के पास संपन्न हुआ।
+इस अभ्यास का संचालन कमांडेंट विक्रम सहगल ने किया।
+"""
+DELETED_QUESTION = "वरुण सेतु अभ्यास का संचालन किसने किया?"
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +89,9 @@ def client(server: str) -> Any:
 
 
 def ask(client: Any, question: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """(record, chat messages, sources html) for one question."""
-    _, chat, sources, record = client.predict(question, api_name="/ask")
-    return record, chat, sources
+    """(record, chat messages, the answer's message HTML with its source cards) for one question."""
+    _, chat, record = client.predict(question, api_name="/ask")
+    return record, chat, last_text(chat)
 
 
 def last_text(chat: list[dict[str, Any]]) -> str:
@@ -109,7 +120,7 @@ def test_hindi_question_is_answered_with_citations_and_highlight(client: Any) ->
     assert record["status"] == "answered"
     assert "दीक्षित" in record["answer"]
     message = last_text(chat)
-    assert message.startswith("**") and "[1]" in message and "2025-11-06" in message
+    assert "<strong>" in message and 'class="sq-cite"' in message and "2025-11-06" in message
     marked = sources.split("<mark>", 1)[1].split("</mark>", 1)[0]
     assert "दीक्षित" in marked or "रुड" in marked
 
@@ -148,7 +159,7 @@ def test_follow_up_gets_the_plain_text_history(client: Any, ask_calls: list[tupl
 def test_empty_and_too_long_messages_never_reach_the_assistant(
         client: Any, ask_calls: list[tuple[str, Any]]) -> None:
     record, chat, _ = ask(client, "   \n ")
-    assert record["status"] == "empty" and last_text(chat) == app.EMPTY_PROMPT
+    assert record["status"] == "empty" and view.EMPTY_PROMPT in last_text(chat)
     record, chat, _ = ask(client, "क" * 2001)
     assert record["status"] == "too_long" and "2,000" in last_text(chat)
     record, _, _ = ask(client, "x" * 2001)
@@ -223,6 +234,47 @@ def test_uploaded_article_is_searchable_at_once(client: Any, assistant: Assistan
 
 
 @pytest.mark.slow
+def test_every_answer_keeps_its_own_sources(client: Any) -> None:
+    first, chat, _ = ask(client, HAWAII_HI)
+    first_message = last_text(chat)
+    second, chat, _ = ask(client, SECRETARY_HI)
+    assert first["status"] == second["status"] == "answered"
+    bots = [last_text([m]) for m in chat if m["role"] == "assistant"]
+    older, newer = bots[-2], bots[-1]
+    # The older answer still cites its own passage (the Hawaii meeting), under its own card ids.
+    assert "दीक्षित" in older.split("<mark>", 1)[1] and "sq-s" in older
+    assert older.replace(" open>", ">") == first_message.replace(" open>", ">")  # only collapsed since
+    older_ids = set(re.findall(r'id="(sq-s\d+-\d+)"', older))
+    newer_ids = set(re.findall(r'id="(sq-s\d+-\d+)"', newer))
+    assert older_ids and newer_ids and not older_ids & newer_ids
+    assert set(re.findall(r'href="#(sq-s\d+-\d+)"', newer)) == newer_ids  # [n] links to its own cards
+    assert "ड्रिस्कॉल" in newer
+
+
+@pytest.mark.slow
+def test_a_deleted_article_answers_no_more(client: Any, assistant: Assistant, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    path = tmp_path / "2026-03-09-varuna-setu.txt"
+    path.write_text(DELETED_ARTICLE, encoding="utf-8")
+    status, _ = client.predict([handle_file(str(path))], api_name="/upload")
+    assert status.startswith("✅")
+    record, _, _ = ask(client, DELETED_QUESTION)
+    assert record["status"] == "answered" and record["sources"][0]["doc_id"] == "2026-03-09-varuna-setu"
+
+    result = client.predict("2026-03-09-varuna-setu", api_name="/delete_article")
+    assert result["status"] == "deleted" and result["removed"] == ["2026-03-09-varuna-setu"]
+    assert not (assistant.settings.corpus_dir / path.name).exists()
+    assert "2026-03-09-varuna-setu" not in {a.id for a in assistant.articles()}
+    record, _, _ = ask(client, DELETED_QUESTION)
+    assert all(s["doc_id"] != "2026-03-09-varuna-setu" for s in record["sources"])
+    assert "विक्रम सहगल" not in record["answer"]
+
+    again = client.predict("2026-03-09-varuna-setu", api_name="/delete_article")
+    assert again["status"] == "error" and "qa articles" in again["message"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name, data, reason", [
     ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
     ("latin1.txt", "समाचार".encode("utf-8") + "café".encode("latin-1"), "UTF-8"),
@@ -244,50 +296,7 @@ def test_rejected_upload_leaves_the_index_untouched(client: Any, assistant: Assi
     assert state() == before
 
 
-# ------------------------------------------------------------------ rendering (no server, no model)
-def _answer(**kw: Any) -> Any:
-    from qa.types import Answer, Source
-
-    text = "बैठक <b>की</b> सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की।"
-    start = text.index("अशुतोष")
-    source = Source(doc_id="d", title="शीर्षक <i>", date="2025-11-06", text=text, start=0, end=len(text),
-                    score=1.0, answer_start=start, answer_end=start + len("अशुतोष दीक्षित"))
-    values: dict[str, Any] = dict(question="q", text="अशुतोष दीक्षित", abstained=False, confidence=0.9,
-                                  sources=(source,))
-    values.update(kw)
-    return Answer(**values)
-
-
-def test_sources_panel_escapes_text_and_marks_the_span() -> None:
-    html = app.render_sources(_answer())
-    assert "<mark>अशुतोष दीक्षित</mark>" in html
-    assert "&lt;b&gt;की&lt;/b&gt;" in html and "शीर्षक &lt;i&gt;" in html and "<b>" not in html
-    assert "2025-11-06" in html
-
-
-def test_offsets_outside_the_passage_mark_nothing() -> None:
-    from dataclasses import replace
-
-    answer = _answer()
-    bad = replace(answer.sources[0], answer_start=5, answer_end=10_000)
-    assert "<mark>" not in app.highlight(bad)
-
-
-def test_chat_message_bold_answer_then_numbered_citations() -> None:
-    assert app.format_answer(_answer()) == "**अशुतोष दीक्षित**\n\n[1] शीर्षक \\<i\\> (2025-11-06)"
-    assert "quoted from the Hindi article" in app.format_answer(_answer(quoted=True, language="en"))
-    abstained = app.format_answer(_answer(abstained=True, text="I could not find this in the articles."))
-    assert "I could not find this in the articles." in abstained and "[1]" not in abstained
-
-
-def test_history_from_gradio_messages_or_turns() -> None:
-    messages = [{"role": "user", "content": "प्रश्न"},
-                {"role": "assistant", "content": [{"type": "text", "text": "उत्तर"}]}]
-    assert app.history_turns(messages) == [{"question": "प्रश्न", "answer": "उत्तर"}]
-    turns = [{"question": "a", "answer": "b"}]
-    assert app.history_turns(turns) == turns
-
-
+# ------------------------------------------------------------------ flags (no server, no model)
 def test_host_and_port_from_flags_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     args = app.parse_args([])
     assert (args.host, args.port) == ("127.0.0.1", 7860)

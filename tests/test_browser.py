@@ -1,6 +1,7 @@
 """The chat in a real headless Chromium (Debian's /usr/bin/chromium; Playwright's own browser download is not
-reachable): ask, read the answer and the highlighted source, upload an article and ask about it, and check
-the layout on a 390px-wide phone screen. Screenshots go to each test's tmp dir."""
+reachable), at desktop width and on a 390px-wide phone screen: ask, read the answer and the highlighted
+source, click a citation to its card, see that an older answer keeps its own sources, upload an article, ask
+about it, delete it, and reload the page or start a new chat. Screenshots go to each test's tmp dir."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ date: 2026-03-02
 अभ्यास में समुद्री डकैती रोधी अभियानों का अभ्यास किया गया।
 """
 NEW_QUESTION = "नीलकंठ सेतु अभ्यास की कमान किसने संभाली?"
+SECRETARY_HI = "अमेरिकी सेना सचिव कौन हैं?"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +79,17 @@ def browser() -> Iterator[Browser]:
 def open_chat(browser: Browser, url: str, width: int, height: int, **context: Any) -> Page:
     page = browser.new_context(viewport={"width": width, "height": height}, **context).new_page()
     page.goto(url)
-    expect(page.locator("#sq-input textarea")).to_be_visible(timeout=30_000)
+    wait_until_ready(page)
     return page
+
+
+def wait_until_ready(page: Page) -> None:
+    expect(page.locator("#sq-input textarea")).to_be_visible(timeout=30_000)
+    expect(page.locator("#sq-corpus")).to_contain_text("Articles", timeout=30_000)  # the page's load events ran
+
+
+def bots(page: Page) -> Any:
+    return page.locator("#sq-chat [data-testid='bot']")
 
 
 def ask(page: Page, question: str, expected: str) -> Any:
@@ -88,24 +101,87 @@ def ask(page: Page, question: str, expected: str) -> Any:
     return answer
 
 
-def test_ask_upload_and_ask_again(server: str, browser: Browser, tmp_path: Path) -> None:
-    page = open_chat(browser, server, 1280, 900)
+def test_ask_upload_ask_again_and_delete(server: str, browser: Browser, tmp_path: Path) -> None:
+    page = open_chat(browser, server, DESKTOP["width"], DESKTOP["height"])
+    count = int(page.locator("#sq-corpus .sq-count").inner_text().strip("()"))
     answer = ask(page, HAWAII_HI, "दीक्षित")
     expect(answer.locator("strong")).to_contain_text("दीक्षित")  # the answer is in bold
-    expect(answer).to_contain_text("[1]")
-    marked = page.locator("#sq-sources mark").first
+    expect(answer.locator("a.sq-cite").first).to_have_text("[1]")
+    marked = answer.locator(".sq-source mark").first
     expect(marked).to_be_visible()
     assert "दीक्षित" in marked.inner_text() or "रुड" in marked.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"))
 
     article = tmp_path / "2026-03-02-neelkanth-setu.txt"
     article.write_text(NEW_ARTICLE, encoding="utf-8")
-    page.get_by_text("लेख जोड़ें / Add articles").click()
-    page.locator("#sq-upload input[type='file']").set_input_files(str(article))
+    page.locator("#sq-upload input[type='file']").set_input_files(str(article))  # visible: no accordion
     expect(page.locator("#sq-upload-status")).to_contain_text("passages added", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#sq-corpus .sq-count")).to_have_text(f"({count + 1})")
+    expect(page.locator("#sq-corpus")).to_contain_text("नीलकंठ सेतु")
     answer = ask(page, NEW_QUESTION, "अरविंद रघुनाथन")
-    expect(page.locator("#sq-sources")).to_contain_text("नीलकंठ सेतु")
+    expect(answer.locator(".sq-source").first).to_contain_text("नीलकंठ सेतु")
     page.screenshot(path=str(tmp_path / "uploaded.png"))
+
+    # Delete it: pick, confirm, and the same question is no longer answered from it.
+    page.locator("#sq-delete-choice input").click()
+    page.get_by_role("option", name="भारत-श्रीलंका नौसेना अभ्यास नीलकंठ सेतु संपन्न (2026-03-02)").click()
+    page.locator("#sq-delete").click()
+    expect(page.locator("#sq-delete-question")).to_contain_text("नीलकंठ सेतु")
+    page.locator("#sq-delete-yes").click()
+    expect(page.locator("#sq-delete-status")).to_contain_text("Deleted", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#sq-corpus .sq-count")).to_have_text(f"({count})")
+    expect(page.locator("#sq-corpus")).not_to_contain_text("नीलकंठ सेतु")
+    page.locator("#sq-input textarea").fill(NEW_QUESTION)
+    page.locator("#sq-input textarea").press("Enter")
+    expect(bots(page)).to_have_count(3, timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#sq-chat .sq-wait")).to_have_count(0, timeout=ANSWER_TIMEOUT_MS)
+    # Neither the answer nor any source card (collapsed ones included) comes from the deleted article.
+    expect(bots(page).last).not_to_contain_text("अरविंद रघुनाथन")
+    expect(bots(page).last).not_to_contain_text("नीलकंठ सेतु")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_citations_scroll_to_the_answers_own_sources(server: str, browser: Browser, tmp_path: Path,
+                                                     viewport: dict[str, Any]) -> None:
+    page = open_chat(browser, server, **viewport)
+    ask(page, HAWAII_HI, "दीक्षित")
+    ask(page, SECRETARY_HI, "ड्रिस्कॉल")
+    first, second = bots(page).nth(0), bots(page).nth(1)  # (`ask` returns the last one, whichever it is)
+    # The older answer keeps its own sources (collapsed now): its [1] opens them and shows its card.
+    first_card = first.locator(".sq-source").first
+    expect(first_card).to_be_hidden()
+    first.locator("a.sq-cite").first.click()
+    expect(first_card).to_be_in_viewport()
+    expect(first_card.locator("mark")).to_be_visible()
+    assert "दीक्षित" in first_card.inner_text() or "रुड" in first_card.inner_text()
+    assert "ड्रिस्कॉल" not in first_card.locator("mark").inner_text()
+    page.screenshot(path=str(tmp_path / "first-sources.png"))
+    # And the newer answer's [1] goes to the newer answer's card, not the older one's.
+    second.locator("a.sq-cite").first.click()
+    second_card = second.locator(".sq-source").first
+    expect(second_card).to_be_in_viewport()
+    assert second_card.get_attribute("id") != first_card.get_attribute("id")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_reload_keeps_the_chat_and_new_chat_clears_it(server: str, browser: Browser,
+                                                       viewport: dict[str, Any]) -> None:
+    page = open_chat(browser, server, **viewport)
+    ask(page, HAWAII_HI, "दीक्षित")
+    page.reload()
+    wait_until_ready(page)
+    expect(bots(page)).to_have_count(1)
+    expect(bots(page).first).to_contain_text("दीक्षित")
+    expect(bots(page).first.locator(".sq-source mark")).to_be_visible()
+    # The restored chat is the conversation: a follow-up is read against it.
+    answer = ask(page, "और अमेरिका की ओर से?", "रुड")
+    expect(answer.locator(".sq-readas")).to_contain_text("अमेरिका की ओर से")
+
+    page.locator("#sq-new-chat").click()
+    expect(bots(page)).to_have_count(0)
+    page.reload()
+    wait_until_ready(page)
+    expect(bots(page)).to_have_count(0)
 
 
 def test_phone_width_layout(server: str, browser: Browser, tmp_path: Path) -> None:
