@@ -167,9 +167,7 @@ def render_sources(sources: Sequence[Mapping[str, Any]], n: int, *, quoted: bool
     cards = []
     for i, s in enumerate(sources, 1):
         date = f'<span class="sq-date">{_text(str(s["date"]))}</span>' if s.get("date") else ""
-        link = str(s.get("link") or "")
-        link_html = (f'<a class="sq-link" href="{html.escape(link, quote=True)}" target="_blank" '
-                     f'rel="noopener noreferrer">स्रोत / source ↗</a>' if link.startswith(_SAFE_LINK) else "")
+        link_html = _link(s.get("link"), "स्रोत / source ↗")
         note = ""
         if quoted and isinstance(s.get("answer_start"), int):
             note = '<div class="sq-quoted">The highlighted Hindi words are quoted from this article.</div>'
@@ -206,6 +204,15 @@ def coverage_hint(record: Mapping[str, Any]) -> str:
     return text + (f" Nearest to the question: {nearest}" if nearest else "")
 
 
+def _link(url: Any, label: str) -> str:
+    """An article's web address as a link opening in a new tab; "" for anything but an http(s) URL (a
+    record kept in the browser could hold anything)."""
+    if not isinstance(url, str) or not url.startswith(_SAFE_LINK):
+        return ""
+    return (f' <a class="sq-link" href="{html.escape(url, quote=True)}" target="_blank" '
+            f'rel="noopener noreferrer">{_text(label)}</a>')
+
+
 def _card_id(n: int, i: int) -> str:
     return f"sq-s{n}-{i}"
 
@@ -220,8 +227,7 @@ def render_articles(articles: Sequence[ArticleInfo]) -> str:
     items = []
     for a in articles:
         date = f'<span class="sq-date">{_text(a.date)}</span>' if a.date else ""
-        link = (f' <a class="sq-link" href="{html.escape(a.link, quote=True)}" target="_blank" '
-                f'rel="noopener noreferrer">↗</a>' if a.link and a.link.startswith(_SAFE_LINK) else "")
+        link = _link(a.link, "↗")
         items.append(f'<li class="sq-article"><span class="sq-title">{_text(a.title)}</span>{link}'
                      f'<div class="sq-article-meta">{date}<span class="sq-passages">{a.passages} '
                      f'passage{"s" if a.passages != 1 else ""}</span></div></li>')
