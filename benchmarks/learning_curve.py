@@ -51,16 +51,25 @@ def main(argv: list[str] | None = None) -> int:
             for lang in args.questions:
                 key = f"{step}-{lang}-{args.every}"
                 if key not in done:
-                    report = run("all", None, settings.model, settings.cache_dir, f"trained:{folder}", lang,
-                                 args.every)
-                    done[key] = {"f1": report["never_abstaining"]["f1"],
-                                 "em": report["never_abstaining"]["exact_match"], "n": report["questions"]}
+                    report = run(
+                        "all", None, settings.model, settings.cache_dir, f"trained:{folder}", lang, args.every
+                    )
+                    done[key] = {
+                        "f1": report["never_abstaining"]["f1"],
+                        "em": report["never_abstaining"]["exact_match"],
+                        "n": report["questions"],
+                    }
                     done_path.write_text(json.dumps(done, indent=1), encoding="utf-8")
                 row[lang] = done[key]
         rows.append(row)
-        print(f"step {step:>5}  examples {row['examples_seen']:>6}  " + "  ".join(
-            f"{lang} F1 {row[lang]['f1']:.1f} EM {row[lang]['em']:.1f} (n={row[lang]['n']})"
-            for lang in args.questions), flush=True)
+        print(
+            f"step {step:>5}  examples {row['examples_seen']:>6}  "
+            + "  ".join(
+                f"{lang} F1 {row[lang]['f1']:.1f} EM {row[lang]['em']:.1f} (n={row[lang]['n']})"
+                for lang in args.questions
+            ),
+            flush=True,
+        )
     return 0
 
 

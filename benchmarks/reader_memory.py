@@ -9,6 +9,7 @@ lower layers are the embedding model's own modules, so it adds only its upper la
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -30,6 +31,9 @@ def rss_mb() -> float:
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "reader_memory.json")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=Path(tmp) / "index")
         assistant = Assistant.from_settings(settings, progress=False)
@@ -37,9 +41,14 @@ def main() -> int:
         before = rss_mb()
         assistant.ask("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?")
         after = rss_mb()
-    result = {"rss_before_reader_mb": round(before), "rss_after_reader_mb": round(after),
-              "reader_adds_mb": round(after - before)}
+    result = {
+        "rss_before_reader_mb": round(before),
+        "rss_after_reader_mb": round(after),
+        "reader_adds_mb": round(after - before),
+    }
     print(json.dumps(result, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

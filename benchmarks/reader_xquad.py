@@ -35,14 +35,25 @@ from qa.language import detect_language, question_type  # noqa: E402
 from qa.types import Chunk, Hit  # noqa: E402
 
 
-
 def gold_hit(doc_id: str, title: str, text: str) -> Hit:
-    return Hit(chunk=Chunk(id=f"{doc_id}#0", doc_id=doc_id, text=text, start=0, end=len(text)), title=title,
-               date=None, score=1.0)
+    return Hit(
+        chunk=Chunk(id=f"{doc_id}#0", doc_id=doc_id, text=text, start=0, end=len(text)),
+        title=title,
+        date=None,
+        score=1.0,
+    )
 
 
-def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec: str, questions_lang: str,
-        every: int = 1, options: dict | None = None) -> dict:
+def run(
+    split: str,
+    limit: int | None,
+    model: str,
+    cache_dir: Path,
+    reader_spec: str,
+    questions_lang: str,
+    every: int = 1,
+    options: dict | None = None,
+) -> dict:
     from embeddings.encoder import load_encoder
     from qa.readers.registry import build_reader
 
@@ -63,7 +74,9 @@ def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec:
     for n, q in enumerate(questions, 1):
         title, text = by_id[q.doc_id]
         t0 = time.perf_counter()
-        answer = reader.read(q.question, [gold_hit(q.doc_id, title, text)], language=detect_language(q.question))
+        answer = reader.read(
+            q.question, [gold_hit(q.doc_id, title, text)], language=detect_language(q.question)
+        )
         latency.append((time.perf_counter() - t0) * 1000)
         prediction = "" if answer.abstained else answer.text
         em.append(M.exact_match(prediction, q.answers))
@@ -96,7 +109,10 @@ def run(split: str, limit: int | None, model: str, cache_dir: Path, reader_spec:
             k: {"n": len(v), "f1": 100 * (M.mean(v) or 0)} for k, v in sorted(by_type.items())
         },
         "anchors": {"mbert_zero_shot_f1": 59.2, "xlmr_large_f1": 76.7},
-        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
     }
 
 
@@ -109,8 +125,12 @@ def _unabstained(reader: object, question: str, title: str, text: str, doc_id: s
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("test", "tune", "all"), default="all",
-                    help="all: the 48 articles (default); test/tune: articles 10-47 / 0-9 (the rule reader's)")
+    ap.add_argument(
+        "--split",
+        choices=("test", "tune", "all"),
+        default="all",
+        help="all: the 48 articles (default); test/tune: articles 10-47 / 0-9 (the rule reader's)",
+    )
     ap.add_argument("--questions", choices=("hi", "en"), default="hi", help="the language of the questions")
     ap.add_argument("--limit", type=int, default=None, help="read only the first N questions")
     ap.add_argument("--every", type=int, default=1, help="read every Nth question (a spread-out sample)")
@@ -120,17 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
     options: dict = {}
-    report = run(args.split, args.limit, args.model, args.cache_dir, args.reader, args.questions, args.every,
-                 options)
+    report = run(
+        args.split, args.limit, args.model, args.cache_dir, args.reader, args.questions, args.every, options
+    )
     nev = report["never_abstaining"]
-    print(f"\nXQuAD-hi, gold paragraph, {report['questions_language']} questions, split {report['split']}, "
-          f"reader {report['reader']}")
-    for name, value in (("questions", f"{report['questions']}"), ("exact match", f"{report['exact_match']:.1f}"),
-                        ("token F1", f"{report['f1']:.1f}"), ("contains answer", f"{report['contains_answer']:.1f}"),
-                        ("abstained", f"{report['abstention_rate']:.1f}%"),
-                        ("never abstaining", f"F1 {nev['f1']:.1f} / EM {nev['exact_match']:.1f}"),
-                        ("read p50 / p95", f"{report['read_latency_p50_ms']:.0f} / "
-                                           f"{report['read_latency_p95_ms']:.0f} ms")):
+    print(
+        f"\nXQuAD-hi, gold paragraph, {report['questions_language']} questions, split {report['split']}, "
+        f"reader {report['reader']}"
+    )
+    for name, value in (
+        ("questions", f"{report['questions']}"),
+        ("exact match", f"{report['exact_match']:.1f}"),
+        ("token F1", f"{report['f1']:.1f}"),
+        ("contains answer", f"{report['contains_answer']:.1f}"),
+        ("abstained", f"{report['abstention_rate']:.1f}%"),
+        ("never abstaining", f"F1 {nev['f1']:.1f} / EM {nev['exact_match']:.1f}"),
+        ("read p50 / p95", f"{report['read_latency_p50_ms']:.0f} / {report['read_latency_p95_ms']:.0f} ms"),
+    ):
         print(f"  {name:<18} {value:>18}")
     args.out.mkdir(parents=True, exist_ok=True)
     tag = report["reader"].replace(":", "_").replace("/", "_")[-60:]

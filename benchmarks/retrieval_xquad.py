@@ -33,9 +33,12 @@ from qa.corpus import parse_article  # noqa: E402
 from qa.retriever import FusionWeights, IndexParams, Retriever, Signals  # noqa: E402
 
 FOLDS = 4
-GRID = [FusionWeights(sentence_weight=s, lexical_weight=w, coverage_power=p)
-        for s, w, p in itertools.product([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
-                                         [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4], [1.0, 2.0, 3.0, 4.0])]
+GRID = [
+    FusionWeights(sentence_weight=s, lexical_weight=w, coverage_power=p)
+    for s, w, p in itertools.product(
+        [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4], [1.0, 2.0, 3.0, 4.0]
+    )
+]
 
 
 def doc_ranking(retriever: Retriever, query: str, mode: str, depth: int = 10) -> list[str]:
@@ -56,8 +59,12 @@ def scores(rankings: list[list[str]], gold: list[str]) -> dict[str, float]:
 
 def rank_scores(ranks: np.ndarray) -> dict[str, float]:
     """The same metrics from 0-based ranks of the gold paragraph (a large number where it was not found)."""
-    return {"recall@1": round(float((ranks == 0).mean()), 4), "recall@5": round(float((ranks < 5).mean()), 4),
-            "mrr@10": round(float(np.where(ranks < 10, 1.0 / (ranks + 1), 0.0).mean()), 4), "n": len(ranks)}
+    return {
+        "recall@1": round(float((ranks == 0).mean()), 4),
+        "recall@5": round(float((ranks < 5).mean()), 4),
+        "mrr@10": round(float(np.where(ranks < 10, 1.0 / (ranks + 1), 0.0).mean()), 4),
+        "n": len(ranks),
+    }
 
 
 def gold_rank(signals: Signals, doc_of: np.ndarray, gold: int, weights: FusionWeights, mode: str) -> int:
@@ -92,13 +99,17 @@ def main() -> int:
     settings = Settings.from_env(model=args.model)
     paragraphs, hi_questions = load_xquad("hi")
     _, en_questions = load_xquad("hi", questions_lang="en")
-    documents = [parse_article(text, doc_id=doc_id, source=f"xquad:{title}") for doc_id, title, text in paragraphs]
+    documents = [
+        parse_article(text, doc_id=doc_id, source=f"xquad:{title}") for doc_id, title, text in paragraphs
+    ]
 
     t0 = time.perf_counter()
     encoder = load_encoder(settings.model, settings.cache_dir)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    retriever = Retriever.build(documents, encoder, IndexParams.for_settings(settings, encoder.model_id), progress=True)
+    retriever = Retriever.build(
+        documents, encoder, IndexParams.for_settings(settings, encoder.model_id), progress=True
+    )
     build_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         retriever.save(Path(tmp))  # search what users get: the saved and reloaded index
@@ -129,7 +140,9 @@ def main() -> int:
     results: dict[str, object] = {}
     for lang in sets:
         results[f"lexical/{lang}"] = rank_scores(ranks_for(lang, FusionWeights(), "lexical"))
-        results[f"dense-chunks/{lang}"] = rank_scores(ranks_for(lang, FusionWeights(sentence_weight=0.0), "dense"))
+        results[f"dense-chunks/{lang}"] = rank_scores(
+            ranks_for(lang, FusionWeights(sentence_weight=0.0), "dense")
+        )
 
     table = {(g, lang): ranks_for(lang, g) for g in GRID for lang in sets}
     everything = {lang: np.ones(len(qs), dtype=bool) for lang, qs in sets.items()}
@@ -143,10 +156,17 @@ def main() -> int:
         for lang in sets:
             out_of_fold[lang][~train[lang]] = table[(pick, lang)][~train[lang]]
     deployed = retriever.fusion
-    results["fusion"] = {"deployed": asdict(deployed), "chosen_on_all_questions": asdict(chosen),
-                         "chosen_per_fold": folds, "grid_size": len(GRID)}
+    results["fusion"] = {
+        "deployed": asdict(deployed),
+        "chosen_on_all_questions": asdict(chosen),
+        "chosen_per_fold": folds,
+        "grid_size": len(GRID),
+    }
     if (chosen.sentence_weight, chosen.lexical_weight, chosen.coverage_power) != (
-            deployed.sentence_weight, deployed.lexical_weight, deployed.coverage_power):
+        deployed.sentence_weight,
+        deployed.lexical_weight,
+        deployed.coverage_power,
+    ):
         print(f"note: the grid now picks {chosen}, the code deploys {deployed}")
     for lang in sets:
         results[f"dense/{lang}"] = rank_scores(ranks_for(lang, deployed, "dense"))
@@ -167,19 +187,29 @@ def main() -> int:
         retriever.search(q.question, 5)
         warm.append((time.perf_counter() - t) * 1000)
     warm.sort()
-    results["latency_ms"] = {"p50": round(statistics.median(warm), 2),
-                             "p95": round(warm[int(0.95 * (len(warm) - 1))], 2), "n": len(warm)}
-    results["build"] = {"model_load_s": round(load_s, 2), "build_s": round(build_s, 2),
-                        "chunks": len(retriever.chunks), "sentences": len(retriever.sentences),
-                        "chunks_per_s": round(len(retriever.chunks) / build_s, 1),
-                        "documents": len(documents), "index_kind": retriever.dense.kind}
+    results["latency_ms"] = {
+        "p50": round(statistics.median(warm), 2),
+        "p95": round(warm[int(0.95 * (len(warm) - 1))], 2),
+        "n": len(warm),
+    }
+    results["build"] = {
+        "model_load_s": round(load_s, 2),
+        "build_s": round(build_s, 2),
+        "chunks": len(retriever.chunks),
+        "sentences": len(retriever.sentences),
+        "chunks_per_s": round(len(retriever.chunks) / build_s, 1),
+        "documents": len(documents),
+        "index_kind": retriever.dense.kind,
+    }
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     results["model"] = encoder.model_id
 
     print(f"{'method':<30}{'R@1':>8}{'R@5':>8}{'MRR@10':>9}{'n':>7}")
     for key, value in results.items():
         if isinstance(value, dict) and "recall@1" in value:
-            print(f"{key:<30}{value['recall@1']:>8.3f}{value['recall@5']:>8.3f}{value['mrr@10']:>9.3f}{value['n']:>7}")
+            print(
+                f"{key:<30}{value['recall@1']:>8.3f}{value['recall@5']:>8.3f}{value['mrr@10']:>9.3f}{value['n']:>7}"
+            )
     print(json.dumps({k: results[k] for k in ("fusion", "latency_ms", "build", "peak_rss_mb")}, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")

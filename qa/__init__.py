@@ -1,7 +1,7 @@
 """Samachar QA: question answering over Hindi news articles.
 
-    >>> from qa import answer
-    >>> answer("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?").text
+>>> from qa import answer
+>>> answer("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?").text
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["answer", "Assistant"]
 
 
-def answer(question: str, history: list | None = None, **options: Any) -> "Answer":
+def answer(question: str, history: list | None = None, **options: Any) -> Answer:
     """Answer `question` from the articles with a process-wide Assistant (loaded on first call)."""
     from qa.pipeline import answer as _answer
 

@@ -12,8 +12,8 @@ Chunks are runs of whole sentences measured in the embedding model's tokens (see
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from qa.text import is_devanagari, words
 from qa.types import Chunk, Document
@@ -143,8 +143,9 @@ class _Unit:
     paragraph: int
 
 
-def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tokens: int = 160,
-                   overlap_sentences: int = 1) -> list[Chunk]:
+def chunk_document(
+    doc: Document, count_tokens: Callable[[str], int], *, max_tokens: int = 160, overlap_sentences: int = 1
+) -> list[Chunk]:
     """Cut a document into chunks of whole consecutive sentences.
 
     Each sentence is counted once; a chunk's size is estimated as the tokenizer's fixed overhead
@@ -180,13 +181,14 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
         return []
     overhead = max(0, count_tokens(""))
     if overhead >= max_tokens:
-        raise ValueError(f"max_tokens={max_tokens} leaves no room for text: the tokenizer alone adds "
-                         f"{overhead} tokens")
+        raise ValueError(
+            f"max_tokens={max_tokens} leaves no room for text: the tokenizer alone adds {overhead} tokens"
+        )
     units = _units(text, spans, count_tokens, max_tokens, overhead)
     slack = max(4, max_tokens // 10)
     join = 0
     if len(units) > 1:
-        both = count_tokens(text[units[0].start:units[1].end])
+        both = count_tokens(text[units[0].start : units[1].end])
         join = min(max(0, both - overhead - units[0].cost - units[1].cost), 3)
     # Per paragraph: its units' costs and joins, as if it were appended to a chunk (one more join).
     paragraph_cost: dict[int, int] = {}
@@ -197,7 +199,7 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
         return overhead + sum(u.cost for u in units[i:j]) + join * (j - i - 1)
 
     def real(i: int, j: int) -> int:
-        return count_tokens(text[units[i].start:units[j - 1].end])
+        return count_tokens(text[units[i].start : units[j - 1].end])
 
     chunks: list[Chunk] = []
     start, covered = 0, 0  # `covered`: the first unit no chunk has held yet
@@ -225,8 +227,9 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int], *, max_tok
         if covered >= n:
             break
         start = max(covered - overlap_sentences, start + 1)
-        while start < covered and (units[start].paragraph != units[covered].paragraph
-                                   or estimate(start, covered + 1) > max_tokens):
+        while start < covered and (
+            units[start].paragraph != units[covered].paragraph or estimate(start, covered + 1) > max_tokens
+        ):
             start += 1
     return chunks
 
@@ -235,8 +238,13 @@ def _chunk(doc: Document, n: int, start: int, end: int) -> Chunk:
     return Chunk(id=f"{doc.id}#{n}", doc_id=doc.id, text=doc.text[start:end], start=start, end=end)
 
 
-def _units(text: str, spans: list[tuple[int, int]], count_tokens: Callable[[str], int], max_tokens: int,
-           overhead: int) -> list[_Unit]:
+def _units(
+    text: str,
+    spans: list[tuple[int, int]],
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    overhead: int,
+) -> list[_Unit]:
     units: list[_Unit] = []
     paragraph = 0
     prev_end = 0
@@ -249,8 +257,9 @@ def _units(text: str, spans: list[tuple[int, int]], count_tokens: Callable[[str]
     return units
 
 
-def _fit(text: str, start: int, end: int, count_tokens: Callable[[str], int],
-         max_tokens: int) -> list[tuple[int, int, int]]:
+def _fit(
+    text: str, start: int, end: int, count_tokens: Callable[[str], int], max_tokens: int
+) -> list[tuple[int, int, int]]:
     """Cut ``text[start:end]`` into trimmed pieces of at most `max_tokens`, with their counts."""
     count = count_tokens(text[start:end])
     if count <= max_tokens:

@@ -35,7 +35,7 @@ class Settings:
     max_article_bytes: int = 5_000_000
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "Settings":
+    def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then `SAMACHAR_<FIELD>` environment variables, then explicit keyword overrides
         (None values are ignored, so CLI flags that were not given do not override)."""
         values: dict[str, Any] = {}

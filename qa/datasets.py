@@ -105,8 +105,9 @@ def detect_format(path: Path, text: str) -> str:
     return "jsonl"
 
 
-def load_dataset(path: str | Path, format: str | None = None, *,
-                 questions_from: str | Path | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path, format: str | None = None, *, questions_from: str | Path | None = None
+) -> Dataset:
     """Read an evaluation file.
 
     Args:
@@ -133,11 +134,18 @@ def load_dataset(path: str | Path, format: str | None = None, *,
     if questions_from is not None:
         qpath = Path(questions_from)
         examples = _replace_questions(path, examples, qpath)
-    return Dataset(path=path, format=fmt, fingerprint=file_fingerprint(data), examples=examples,
-                   documents=documents, questions_from=qpath)
+    return Dataset(
+        path=path,
+        format=fmt,
+        fingerprint=file_fingerprint(data),
+        examples=examples,
+        documents=documents,
+        questions_from=qpath,
+    )
 
 
 # --- JSONL ---------------------------------------------------------------------------------------------
+
 
 def _str_field(path: Path, line: int, obj: dict, key: str, *, required: bool = True) -> str | None:
     value = obj.get(key)
@@ -159,10 +167,14 @@ def _parse_history(path: Path, line: int, value: Any) -> tuple[Turn, ...]:
         raise DatasetError(path, f"field 'history' must be a list of turns, not {type(value).__name__}", line)
     turns = []
     for i, turn in enumerate(value):
-        if (not isinstance(turn, dict) or not isinstance(turn.get("question"), str)
-                or not isinstance(turn.get("answer"), str)):
+        if (
+            not isinstance(turn, dict)
+            or not isinstance(turn.get("question"), str)
+            or not isinstance(turn.get("answer"), str)
+        ):
             raise DatasetError(
-                path, f"history[{i}] must be an object with string fields 'question' and 'answer'", line)
+                path, f"history[{i}] must be an object with string fields 'question' and 'answer'", line
+            )
         turns.append(Turn(_nfc(turn["question"]), _nfc(turn["answer"])))
     return tuple(turns)
 
@@ -182,8 +194,9 @@ def _parse_example(path: Path, line: int, obj: Any) -> Example:
     answers = obj.get("answers")
     if answers is None:
         if not unanswerable:
-            raise DatasetError(path, "missing field 'answers' (or mark the question \"unanswerable\": true)",
-                               line)
+            raise DatasetError(
+                path, "missing field 'answers' (or mark the question \"unanswerable\": true)", line
+            )
         answers = []
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise DatasetError(path, "field 'answers' must be a list of strings", line)
@@ -191,11 +204,22 @@ def _parse_example(path: Path, line: int, obj: Any) -> Example:
     if unanswerable and answers:
         raise DatasetError(path, "an unanswerable question cannot have accepted answers", line)
     if not unanswerable and not answers:
-        raise DatasetError(path, "field 'answers' is empty; give at least one accepted answer or mark the "
-                                 "question \"unanswerable\": true", line)
+        raise DatasetError(
+            path,
+            "field 'answers' is empty; give at least one accepted answer or mark the "
+            'question "unanswerable": true',
+            line,
+        )
     doc = _str_field(path, line, obj, "doc", required=False)
-    return Example(id=str(ex_id), question=question or "", answers=tuple(answers), unanswerable=unanswerable,
-                   doc=doc or None, history=_parse_history(path, line, obj.get("history")), line=line)
+    return Example(
+        id=str(ex_id),
+        question=question or "",
+        answers=tuple(answers),
+        unanswerable=unanswerable,
+        doc=doc or None,
+        history=_parse_history(path, line, obj.get("history")),
+        line=line,
+    )
 
 
 def _parse_jsonl(path: Path, text: str) -> tuple[Example, ...]:
@@ -210,13 +234,16 @@ def _parse_jsonl(path: Path, text: str) -> tuple[Example, ...]:
             raise DatasetError(path, f"not valid JSON: {exc.msg} (column {exc.colno})", line_no) from exc
         example = _parse_example(path, line_no, obj)
         if example.id in seen:
-            raise DatasetError(path, f"duplicate id {example.id!r} (first on line {seen[example.id]})", line_no)
+            raise DatasetError(
+                path, f"duplicate id {example.id!r} (first on line {seen[example.id]})", line_no
+            )
         seen[example.id] = line_no
         examples.append(example)
     return tuple(examples)
 
 
 # --- SQuAD ---------------------------------------------------------------------------------------------
+
 
 def _slug(title: str) -> str:
     slug = re.sub(rf"[^\w{DEVANAGARI}]+", "-", _nfc(title).casefold()).strip("-")
@@ -279,8 +306,14 @@ def _parse_squad(path: Path, text: str) -> tuple[tuple[Example, ...], tuple[Docu
             if not isinstance(qas, list):
                 raise fail(where_p, "missing 'qas' list", context[:40])
             doc_id = f"{slug}-p{p_i}"
-            documents.append(Document(id=doc_id, title=title.replace("_", " "), text=_nfc(context),
-                                      source=f"{path.name}#{where_p}"))
+            documents.append(
+                Document(
+                    id=doc_id,
+                    title=title.replace("_", " "),
+                    text=_nfc(context),
+                    source=f"{path.name}#{where_p}",
+                )
+            )
             for q_i, qa in enumerate(qas):
                 where_q = f"{where_p}.qas[{q_i}]"
                 if not isinstance(qa, dict):
@@ -301,23 +334,33 @@ def _parse_squad(path: Path, text: str) -> tuple[tuple[Example, ...], tuple[Docu
                     raise fail(where_q, f"question {qid!r}: 'is_impossible' must be true or false", needle)
                 answers = qa.get("answers", [])
                 if not isinstance(answers, list) or not all(
-                        isinstance(a, dict) and isinstance(a.get("text"), str) for a in answers):
-                    raise fail(where_q, f"question {qid!r}: 'answers' must be a list of {{\"text\": …}}",
-                               needle)
+                    isinstance(a, dict) and isinstance(a.get("text"), str) for a in answers
+                ):
+                    raise fail(
+                        where_q, f"question {qid!r}: 'answers' must be a list of {{\"text\": …}}", needle
+                    )
                 texts = tuple(dict.fromkeys(_nfc(a["text"]) for a in answers if a["text"].strip()))
                 if impossible:
                     texts = ()
                 elif not texts:
                     raise fail(where_q, f"question {qid!r} has no answers and is not 'is_impossible'", needle)
-                examples.append(Example(id=qid, question=_nfc(question), answers=texts,
-                                        unanswerable=impossible, doc=None if impossible else doc_id,
-                                        line=line_after(needle) if needle else None))
+                examples.append(
+                    Example(
+                        id=qid,
+                        question=_nfc(question),
+                        answers=texts,
+                        unanswerable=impossible,
+                        doc=None if impossible else doc_id,
+                        line=line_after(needle) if needle else None,
+                    )
+                )
     if not documents:
         raise DatasetError(path, "contains no paragraphs")
     return tuple(examples), tuple(documents)
 
 
 # --- questions from another file ------------------------------------------------------------------------
+
 
 def _replace_questions(path: Path, examples: tuple[Example, ...], qpath: Path) -> tuple[Example, ...]:
     other = load_dataset(qpath)
@@ -327,6 +370,9 @@ def _replace_questions(path: Path, examples: tuple[Example, ...], qpath: Path) -
         first = missing[0]
         where = f" (asked on {path.name}:{first.line})" if first.line else ""
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise DatasetError(qpath, f"has no question with id {first.id!r}{where}{more}; --questions-from "
-                                  f"needs every id of {path.name}")
+        raise DatasetError(
+            qpath,
+            f"has no question with id {first.id!r}{where}{more}; --questions-from "
+            f"needs every id of {path.name}",
+        )
     return tuple(replace(ex, question=by_id[ex.id]) for ex in examples)

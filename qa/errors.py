@@ -30,7 +30,9 @@ class QuestionTooLongError(QuestionError):
     def __init__(self, length: int, limit: int) -> None:
         self.length = length
         self.limit = limit
-        super().__init__(f"The question is {length:,} characters long; the limit is {limit:,}. Please shorten it.")
+        super().__init__(
+            f"The question is {length:,} characters long; the limit is {limit:,}. Please shorten it."
+        )
 
 
 class IndexError_(QAError):

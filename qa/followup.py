@@ -33,7 +33,8 @@ of its own) is returned unchanged whatever the history says.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from qa.errors import QuestionError
 from qa.language import ABSTAIN_MESSAGES
@@ -174,7 +175,8 @@ def needs_history(question: str) -> bool:
     a continuation and has no question word of its own ("और अमेरिका की ओर से?", "And from the US side?")."""
     words = _words(question)
     return _starts_with_continuation(question, words) and not _has_question_word(
-        _words(_strip_continuation(question)))
+        _words(_strip_continuation(question))
+    )
 
 
 def _has_question_word(words: Sequence[str]) -> bool:
@@ -243,7 +245,7 @@ def _insert(previous: str, fragment: str) -> str:
     A reader sees one well-formed question instead of a question followed by a loose phrase."""
     for m in _WORD_RE.finditer(previous):
         if m.group() in _QUESTION_WORDS and is_devanagari(m.group()):
-            return f"{previous[: m.start()]}{fragment} {previous[m.start():]}"
+            return f"{previous[: m.start()]}{fragment} {previous[m.start() :]}"
     stripped = previous.rstrip()
     if stripped.endswith("?"):
         return f"{stripped[:-1].rstrip()} {fragment}?"

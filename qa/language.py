@@ -23,6 +23,7 @@ FOLLOWUP_MESSAGES = {
 
 QUESTION_TYPES = ("who", "when", "where", "how_many", "what", "why", "how", "which", "yesno", "other")
 
+
 def detect_language(text: str) -> str:
     """ "hi" when at least half of the letters are Devanagari, else "en" (text with no letters: "hi",
     the language of the articles).

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import regex
@@ -43,6 +44,7 @@ def _bm25s() -> Any:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     return bm25s
 
+
 FORMAT_VERSION = 1
 META_FILE = "lexical.json"
 
@@ -52,9 +54,8 @@ _DIGITS = {ord("०") + i: ord("0") + i for i in range(10)}
 # U+0958..U+095F (क़ ख़ ग़ ज़ ड़ ढ़ फ़ य़ precomposed; NFC decomposes them, but input may not be NFC).
 _NUKTA_FORMS = {0x0958 + i: base for i, base in enumerate("कखगजडढफय")}
 # A nasal consonant + virama before a consonant of the same articulation class is written as anusvara too.
-_NASAL_CLUSTER_RE = regex.compile(
-    r"ङ्(?=[कखगघ])|ञ्(?=[चछजझ])|ण्(?=[टठडढ])|न्(?=[तथदध])|म्(?=[पफबभ])"
-)
+_NASAL_CLUSTER_RE = regex.compile(r"ङ्(?=[कखगघ])|ञ्(?=[चछजझ])|ण्(?=[टठडढ])|न्(?=[तथदध])|म्(?=[पफबभ])")
+
 
 def _fold(text: str) -> str:
     text = text.lower().translate(_ZERO_WIDTH).translate(_DIGITS).translate(_NUKTA_FORMS)
@@ -89,8 +90,16 @@ class LexicalIndex:
     tokenizer settings, which a query must be tokenized with).
     """
 
-    def __init__(self, bm25: Any | None, vocabulary: frozenset[str], size: int, *, stopwords: bool = True,
-                 k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        bm25: Any | None,
+        vocabulary: frozenset[str],
+        size: int,
+        *,
+        stopwords: bool = True,
+        k1: float = 1.5,
+        b: float = 0.75,
+    ) -> None:
         self._bm25 = bm25
         self._vocabulary = vocabulary
         self._size = size
@@ -99,8 +108,9 @@ class LexicalIndex:
         self.b = b
 
     @classmethod
-    def build(cls, texts: Sequence[str], *, stopwords: bool = True, k1: float = 1.5,
-              b: float = 0.75) -> "LexicalIndex":
+    def build(
+        cls, texts: Sequence[str], *, stopwords: bool = True, k1: float = 1.5, b: float = 0.75
+    ) -> LexicalIndex:
         """Index `texts` (row i is ``texts[i]``)."""
         bm25s = _bm25s()
 
@@ -149,12 +159,18 @@ class LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
-        meta = {"format": FORMAT_VERSION, "size": self._size, "stopwords": self.stopwords, "k1": self.k1,
-                "b": self.b, "empty": self._bm25 is None}
+        meta = {
+            "format": FORMAT_VERSION,
+            "size": self._size,
+            "stopwords": self.stopwords,
+            "k1": self.k1,
+            "b": self.b,
+            "empty": self._bm25 is None,
+        }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
+    def load(cls, folder: Path) -> LexicalIndex:
         """Read an index written by `save`.
 
         Raises:
@@ -168,8 +184,10 @@ class LexicalIndex:
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
             if meta.get("format") != FORMAT_VERSION:
-                raise IndexCorruptError(f"The BM25 index in {folder} has format {meta.get('format')!r}; this "
-                                        f"version reads format {FORMAT_VERSION}. {hint}")
+                raise IndexCorruptError(
+                    f"The BM25 index in {folder} has format {meta.get('format')!r}; this "
+                    f"version reads format {FORMAT_VERSION}. {hint}"
+                )
             size = int(meta["size"])
             stopwords = bool(meta["stopwords"])
             k1, b = float(meta["k1"]), float(meta["b"])
@@ -181,18 +199,22 @@ class LexicalIndex:
             # bm25s adds the empty token "" to the vocabulary after scoring; it has no column.
             n_terms = sum(1 for t in vocab_dict if t != "")
             if bm25.scores["num_docs"] != size or len(indptr) != n_terms + 1:
-                raise IndexCorruptError(f"The BM25 index in {folder} is inconsistent ({size} rows expected, "
-                                        f"{bm25.scores['num_docs']} stored). {hint}")
+                raise IndexCorruptError(
+                    f"The BM25 index in {folder} is inconsistent ({size} rows expected, "
+                    f"{bm25.scores['num_docs']} stored). {hint}"
+                )
             if len(indptr) and int(indptr[-1]) != len(bm25.scores["data"]):
                 raise IndexCorruptError(f"The BM25 index in {folder} has truncated score arrays. {hint}")
         except IndexCorruptError:
             raise
         except FileNotFoundError as exc:
             missing = Path(exc.filename or "").name
-            raise IndexCorruptError(f"The BM25 index in {folder} is incomplete: {missing} is missing. "
-                                    f"{hint}") from exc
+            raise IndexCorruptError(
+                f"The BM25 index in {folder} is incomplete: {missing} is missing. {hint}"
+            ) from exc
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-            raise IndexCorruptError(f"The BM25 index in {folder} cannot be read "
-                                    f"({type(exc).__name__}: {exc}). {hint}") from exc
+            raise IndexCorruptError(
+                f"The BM25 index in {folder} cannot be read ({type(exc).__name__}: {exc}). {hint}"
+            ) from exc
         vocabulary = frozenset(t for t in vocab_dict if t != "")
         return cls(bm25, vocabulary, size, stopwords=stopwords, k1=k1, b=b)

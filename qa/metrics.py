@@ -12,7 +12,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from typing import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 __all__ = [
     "normalize_answer",

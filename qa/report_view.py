@@ -22,8 +22,10 @@ def render_figure(report: EvalReport, *, title: str | None = None) -> bytes:
 
     fig = Figure(figsize=(13, 3.8), dpi=100, layout="constrained")
     axes = fig.subplots(1, 3, width_ratios=[3, 1.2, 2])
-    for ax, groups, heading in ((axes[0], report.by_question_type, "By question type"),
-                                (axes[1], report.by_language, "By question language")):
+    for ax, groups, heading in (
+        (axes[0], report.by_question_type, "By question type"),
+        (axes[1], report.by_language, "By question language"),
+    ):
         names = [n for n, g in groups.items() if g["answerable"]]
         series = (("contains_answer", "contains"), ("f1", "F1"), ("recall@k", f"recall@{report.k}"))
         width = 0.8 / len(series)
@@ -64,9 +66,11 @@ def _fmt(key: str, value: float | None) -> str:
 def print_summary(report: EvalReport, console: Any, *, title: str = "Evaluation") -> None:
     from rich.table import Table
 
-    console.print(f"[bold]{title}[/]: {report.counts['questions']} questions ({report.counts['answerable']} "
-                  f"answerable, {report.counts['unanswerable']} unanswerable, {report.counts['followups']} "
-                  f"follow-ups), k={report.k}, {report.wall_s:.1f} s")
+    console.print(
+        f"[bold]{title}[/]: {report.counts['questions']} questions ({report.counts['answerable']} "
+        f"answerable, {report.counts['unanswerable']} unanswerable, {report.counts['followups']} "
+        f"follow-ups), k={report.k}, {report.wall_s:.1f} s"
+    )
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -90,9 +94,15 @@ def print_summary(report: EvalReport, console: Any, *, title: str = "Evaluation"
     for prefix, breakdown in (("lang", report.by_language), ("type", report.by_question_type)):
         for name, g in breakdown.items():
             m = g["metrics"]
-            groups.add_row(f"{prefix}: {name}", str(g["answerable"]), _fmt("", m.get("contains_answer")),
-                           _fmt("", m.get("f1")), _fmt("", m.get("exact_match")), _fmt("", m.get("recall@k")),
-                           f"{m['latency_p50_ms']:,.0f}" if "latency_p50_ms" in m else "–")
+            groups.add_row(
+                f"{prefix}: {name}",
+                str(g["answerable"]),
+                _fmt("", m.get("contains_answer")),
+                _fmt("", m.get("f1")),
+                _fmt("", m.get("exact_match")),
+                _fmt("", m.get("recall@k")),
+                f"{m['latency_p50_ms']:,.0f}" if "latency_p50_ms" in m else "–",
+            )
     console.print(groups)
 
 
@@ -112,14 +122,20 @@ def print_comparison(old_doc: dict[str, Any], new_doc: dict[str, Any], console: 
             change = f"{arrow} {delta:+,.1f} ms" if key.endswith("_ms") else f"{arrow} {delta:+.3f}"
         table.add_row(key, _fmt(key, a), _fmt(key, b), f"[{style[verdict]}]{change}[/]")
     console.print(table)
-    for what, path in (("data file", ("dataset", "fingerprint")),
-                       ("--questions-from file", ("dataset", "questions_from")), ("k", ("k",)),
-                       ("model", ("model",)), ("reader", ("settings", "reader")),
-                       ("number of questions", ("counts", "questions"))):
+    for what, path in (
+        ("data file", ("dataset", "fingerprint")),
+        ("--questions-from file", ("dataset", "questions_from")),
+        ("k", ("k",)),
+        ("model", ("model",)),
+        ("reader", ("settings", "reader")),
+        ("number of questions", ("counts", "questions")),
+    ):
         va, vb = _dig(old_doc, path), _dig(new_doc, path)
         if va != vb:
-            console.print(f"[yellow]note:[/] the {what} differs ({escape(str(va))} → {escape(str(vb))}); "
-                          "the numbers may not be comparable.")
+            console.print(
+                f"[yellow]note:[/] the {what} differs ({escape(str(va))} → {escape(str(vb))}); "
+                "the numbers may not be comparable."
+            )
     if old_doc.get("complete") is False:
         console.print("[yellow]note:[/] the old report is marked incomplete.")
 

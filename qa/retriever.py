@@ -27,9 +27,10 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Literal, Sequence
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -48,8 +49,15 @@ from qa.types import Chunk, Document, Hit
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 # Files whose SHA-256 the manifest records and a load checks (bm25/ checks its own consistency).
-CHECKSUMMED = ("documents.jsonl", "chunks.jsonl", "sentences.jsonl", "vectors.npy", "sentence_vectors.npy",
-               "dense.faiss", "sentences.faiss")
+CHECKSUMMED = (
+    "documents.jsonl",
+    "chunks.jsonl",
+    "sentences.jsonl",
+    "vectors.npy",
+    "sentence_vectors.npy",
+    "dense.faiss",
+    "sentences.faiss",
+)
 EMBED_BATCH = 64
 SearchMode = Literal["hybrid", "dense", "lexical"]
 #: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the article
@@ -66,13 +74,18 @@ class IndexParams:
     chunk_overlap_sentences: int
 
     @classmethod
-    def for_settings(cls, settings: Settings, model_id: str) -> "IndexParams":
-        return cls(model=model_id, chunk_tokens=settings.chunk_tokens,
-                   chunk_overlap_sentences=settings.chunk_overlap_sentences)
+    def for_settings(cls, settings: Settings, model_id: str) -> IndexParams:
+        return cls(
+            model=model_id,
+            chunk_tokens=settings.chunk_tokens,
+            chunk_overlap_sentences=settings.chunk_overlap_sentences,
+        )
 
     def rebuild_hint(self) -> str:
-        return (f"Rebuild it with `qa build` (model {self.model}, chunk_tokens {self.chunk_tokens}, "
-                f"overlap {self.chunk_overlap_sentences}) or point --index at another folder.")
+        return (
+            f"Rebuild it with `qa build` (model {self.model}, chunk_tokens {self.chunk_tokens}, "
+            f"overlap {self.chunk_overlap_sentences}) or point --index at another folder."
+        )
 
 
 @dataclass(frozen=True)
@@ -154,21 +167,34 @@ class Signals:
             return dense, self.lexical
         top = float(self.lexical.max()) if len(self.lexical) else 0.0
         lex_norm = self.lexical / top if top > 0 else np.zeros_like(self.lexical)
-        return dense, dense + weights.lexical_weight * self.coverage ** weights.coverage_power * lex_norm
+        return dense, dense + weights.lexical_weight * self.coverage**weights.coverage_power * lex_norm
 
 
 def _text_key(model: str, text: str) -> str:
-    return hashlib.sha256(f"{model}\x00{text}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
 
 class Retriever:
     """Chunks, their vectors, a FAISS index and a BM25 index, kept in step."""
 
-    def __init__(self, encoder: Encoder, params: IndexParams, documents: Sequence[Document],
-                 chunks: Sequence[Chunk], vectors: np.ndarray, dense: VectorIndex, lexical: LexicalIndex,
-                 sentences: Sequence[Sentence], sentence_vectors: np.ndarray, sentence_index: VectorIndex,
-                 members: Sequence[Sequence[int]], *, fusion: FusionWeights | None = None,
-                 manifest: dict[str, Any] | None = None, embedded: int = 0) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        params: IndexParams,
+        documents: Sequence[Document],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        dense: VectorIndex,
+        lexical: LexicalIndex,
+        sentences: Sequence[Sentence],
+        sentence_vectors: np.ndarray,
+        sentence_index: VectorIndex,
+        members: Sequence[Sequence[int]],
+        *,
+        fusion: FusionWeights | None = None,
+        manifest: dict[str, Any] | None = None,
+        embedded: int = 0,
+    ) -> None:
         if len(members) != len(chunks):
             raise ValueError(f"{len(members)} sentence lists for {len(chunks)} chunks")
         self.encoder = encoder
@@ -194,20 +220,35 @@ class Retriever:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def build(cls, documents: Sequence[Document], encoder: Encoder, params: IndexParams, *,
-              progress: bool = False, previous: "Retriever | None" = None,
-              on_progress: EmbedProgress | None = None) -> "Retriever":
+    def build(
+        cls,
+        documents: Sequence[Document],
+        encoder: Encoder,
+        params: IndexParams,
+        *,
+        progress: bool = False,
+        previous: Retriever | None = None,
+        on_progress: EmbedProgress | None = None,
+    ) -> Retriever:
         """Chunk and embed `documents`, each chunk whole and sentence by sentence. Vectors of texts that
         `previous` already embedded with the same model are reused, so an incremental ingest embeds only new or
         changed chunks and sentences. `progress` shows bars on the terminal; `on_progress` is called after
         each embedded batch (see EmbedProgress)."""
         if params.model != encoder.model_id:
-            raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
+            raise IndexMismatchError(
+                f"encoder {encoder.model_id!r} does not match params model {params.model!r}"
+            )
         docs = sorted(documents, key=lambda d: d.id)
         chunks: list[Chunk] = []
         for doc in _progress(docs, progress, "Chunking"):
-            chunks.extend(chunk_document(doc, encoder.count_tokens, max_tokens=params.chunk_tokens,
-                                         overlap_sentences=params.chunk_overlap_sentences))
+            chunks.extend(
+                chunk_document(
+                    doc,
+                    encoder.count_tokens,
+                    max_tokens=params.chunk_tokens,
+                    overlap_sentences=params.chunk_overlap_sentences,
+                )
+            )
         # A chunk's sentences are the article's sentences inside it (a chunk cut from one over-long sentence
         # holds none and is scored by its own vector alone).
         by_id = {d.id: d for d in docs}
@@ -215,15 +256,22 @@ class Retriever:
         rows: dict[Sentence, int] = {}
         members: list[list[int]] = []
         for chunk in chunks:
-            members.append([rows.setdefault(sent, len(rows)) for sent in per_doc[chunk.doc_id]
-                            if chunk.start <= sent.start and sent.end <= chunk.end])
+            members.append(
+                [
+                    rows.setdefault(sent, len(rows))
+                    for sent in per_doc[chunk.doc_id]
+                    if chunk.start <= sent.start and sent.end <= chunk.end
+                ]
+            )
         sentences = list(rows)
-        texts = [c.text for c in chunks] + [by_id[s.doc_id].text[s.context_start:s.end] for s in sentences]
+        texts = [c.text for c in chunks] + [by_id[s.doc_id].text[s.context_start : s.end] for s in sentences]
         # Vectors already computed for the same text with the same model are reused (an incremental ingest
         # embeds only new or changed passages); the chunk and the sentence of a one-sentence article are embedded once.
         known: dict[str, np.ndarray] = {}
         if previous is not None and previous.params.model == params.model:
-            for text, v in zip(previous._texts(), np.concatenate([previous.vectors, previous.sentence_vectors])):
+            for text, v in zip(
+                previous._texts(), np.concatenate([previous.vectors, previous.sentence_vectors])
+            ):
                 known[_text_key(params.model, text)] = v
         keys = [_text_key(params.model, t) for t in texts]
         row_docs = [c.doc_id for c in chunks] + [s.doc_id for s in sentences]
@@ -234,7 +282,7 @@ class Retriever:
                 pending.add(key)
                 todo.append(i)
         todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
-        batches = [todo[i:i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
+        batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
         done = 0
         for batch in _progress(batches, progress, "Embedding", unit="batch"):
             for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
@@ -245,19 +293,36 @@ class Retriever:
         matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             matrix[i] = known[key]
-        vectors, sentence_vectors = matrix[:len(chunks)], matrix[len(chunks):]
-        return cls(encoder, params, docs, chunks, vectors, VectorIndex.build(vectors),
-                   LexicalIndex.build([c.text for c in chunks]), sentences, sentence_vectors,
-                   VectorIndex.build(sentence_vectors), members, embedded=len(todo))
+        vectors, sentence_vectors = matrix[: len(chunks)], matrix[len(chunks) :]
+        return cls(
+            encoder,
+            params,
+            docs,
+            chunks,
+            vectors,
+            VectorIndex.build(vectors),
+            LexicalIndex.build([c.text for c in chunks]),
+            sentences,
+            sentence_vectors,
+            VectorIndex.build(sentence_vectors),
+            members,
+            embedded=len(todo),
+        )
 
     def _texts(self) -> list[str]:
         """Texts of the chunk rows, then of the sentence rows (the order of vectors, sentence_vectors)."""
-        return [c.text for c in self.chunks] + [self.documents[s.doc_id].text[s.context_start:s.end]
-                                                for s in self.sentences]
+        return [c.text for c in self.chunks] + [
+            self.documents[s.doc_id].text[s.context_start : s.end] for s in self.sentences
+        ]
 
-    def with_documents(self, documents: Sequence[Document], *, remove: Sequence[str] = (),
-                       progress: bool = False, on_progress: EmbedProgress | None = None
-                       ) -> tuple["Retriever", IngestReport]:
+    def with_documents(
+        self,
+        documents: Sequence[Document],
+        *,
+        remove: Sequence[str] = (),
+        progress: bool = False,
+        on_progress: EmbedProgress | None = None,
+    ) -> tuple[Retriever, IngestReport]:
         """A new retriever with `documents` added (or replacing those with the same id) and the articles whose
         ids are in `remove` left out. Raises KeyError for an id in `remove` that is not indexed."""
         missing = [doc_id for doc_id in remove if doc_id not in self.documents]
@@ -274,13 +339,24 @@ class Retriever:
             else:
                 replaced.append(doc.id)
             merged[doc.id] = doc
-        new = Retriever.build(list(merged.values()), self.encoder, self.params, progress=progress,
-                              previous=self, on_progress=on_progress)
+        new = Retriever.build(
+            list(merged.values()),
+            self.encoder,
+            self.params,
+            progress=progress,
+            previous=self,
+            on_progress=on_progress,
+        )
         changed = set(added) | set(replaced)
-        report = IngestReport(tuple(added), tuple(replaced), tuple(unchanged),
-                              chunks_added=sum(1 for c in new.chunks if c.doc_id in changed),
-                              texts_embedded=new.embedded, total_chunks=len(new.chunks),
-                              removed_documents=tuple(remove))
+        report = IngestReport(
+            tuple(added),
+            tuple(replaced),
+            tuple(unchanged),
+            chunks_added=sum(1 for c in new.chunks if c.doc_id in changed),
+            texts_embedded=new.embedded,
+            total_chunks=len(new.chunks),
+            removed_documents=tuple(remove),
+        )
         return new, report
 
     def _make_manifest(self) -> dict[str, Any]:
@@ -290,8 +366,11 @@ class Retriever:
             "dim": int(self.encoder.dim),
             "index_kind": self.dense.kind,
             "corpus_fingerprint": corpus_fingerprint(list(self.documents.values())),
-            "counts": {"documents": len(self.documents), "chunks": len(self.chunks),
-                       "sentences": len(self.sentences)},
+            "counts": {
+                "documents": len(self.documents),
+                "chunks": len(self.chunks),
+                "sentences": len(self.sentences),
+            },
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -308,12 +387,20 @@ class Retriever:
         for j in order:
             chunk = self.chunks[int(signals.candidates[j])]
             doc = self.documents[chunk.doc_id]
-            hits.append(Hit(chunk=chunk, title=doc.title, date=doc.date, score=float(fused[j]),
-                            dense_score=float(dense[j]), lexical_score=float(signals.lexical[j]),
-                            link=doc.link))
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    title=doc.title,
+                    date=doc.date,
+                    score=float(fused[j]),
+                    dense_score=float(dense[j]),
+                    lexical_score=float(signals.lexical[j]),
+                    link=doc.link,
+                )
+            )
         return hits
 
-    def signals(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> "Signals":
+    def signals(self, query: str, k: int = 5, *, mode: SearchMode = "hybrid") -> Signals:
         """The candidate chunks for `query` and the evidence the fusion weighs, before any weighting.
 
         Candidates are the best `FusionWeights.candidates` (at least `k`) of each index: chunk vectors, sentence
@@ -354,8 +441,18 @@ class Retriever:
                 f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
         with open(version / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c, rows in zip(self.chunks, self.members):
-                f.write(json.dumps({"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
-                                    "sentences": list(rows)}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "id": c.id,
+                            "doc_id": c.doc_id,
+                            "start": c.start,
+                            "end": c.end,
+                            "sentences": list(rows),
+                        }
+                    )
+                    + "\n"
+                )
         with open(version / "sentences.jsonl", "w", encoding="utf-8") as f:
             for sent in self.sentences:
                 f.write(json.dumps(asdict(sent), ensure_ascii=False) + "\n")
@@ -377,8 +474,9 @@ class Retriever:
         return version
 
     @classmethod
-    def load(cls, index_dir: Path, encoder: Encoder, params: IndexParams, *,
-             fusion: FusionWeights | None = None) -> "Retriever":
+    def load(
+        cls, index_dir: Path, encoder: Encoder, params: IndexParams, *, fusion: FusionWeights | None = None
+    ) -> Retriever:
         """Open the live version in `index_dir`. Raises IndexMissingError, IndexCorruptError or
         IndexMismatchError (the message says how to rebuild)."""
         version = current_version(index_dir)
@@ -388,23 +486,32 @@ class Retriever:
             files = manifest["files"]
             missing = [name for name in CHECKSUMMED if name not in files]
             if missing:
-                raise IndexCorruptError(f"{version}/manifest.json lists no checksum for {', '.join(missing)}. "
-                                        + params.rebuild_hint())
+                raise IndexCorruptError(
+                    f"{version}/manifest.json lists no checksum for {', '.join(missing)}. "
+                    + params.rebuild_hint()
+                )
             for name, digest in files.items():
                 if sha256_file(version / name) != digest:
-                    raise IndexCorruptError(f"{version / name} does not match its checksum in the manifest. "
-                                            + params.rebuild_hint())
-            documents = [Document(**json.loads(line))
-                         for line in (version / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
+                    raise IndexCorruptError(
+                        f"{version / name} does not match its checksum in the manifest. "
+                        + params.rebuild_hint()
+                    )
+            documents = [
+                Document(**json.loads(line))
+                for line in (version / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+            ]
             by_id = {d.id: d for d in documents}
-            sentences = [Sentence(**json.loads(line))
-                         for line in (version / "sentences.jsonl").read_text(encoding="utf-8").splitlines()]
+            sentences = [
+                Sentence(**json.loads(line))
+                for line in (version / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+            ]
             chunks, members = [], []
             for line in (version / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
                 row = json.loads(line)
-                text = by_id[row["doc_id"]].text[row["start"]:row["end"]]
-                chunks.append(Chunk(id=row["id"], doc_id=row["doc_id"], text=text,
-                                    start=row["start"], end=row["end"]))
+                text = by_id[row["doc_id"]].text[row["start"] : row["end"]]
+                chunks.append(
+                    Chunk(id=row["id"], doc_id=row["doc_id"], text=text, start=row["start"], end=row["end"])
+                )
                 members.append([int(j) for j in row["sentences"]])
             # Read into memory, not memory-mapped: a vector file truncated or rewritten under a running
             # server would otherwise end the process with SIGBUS when its rows are next read (an ingest
@@ -412,23 +519,47 @@ class Retriever:
             vectors = np.load(version / "vectors.npy")
             sentence_vectors = np.load(version / "sentence_vectors.npy")
             dense = VectorIndex.load(version / "dense.faiss", dim=encoder.dim, rows=len(chunks))
-            sentence_index = VectorIndex.load(version / "sentences.faiss", dim=encoder.dim, rows=len(sentences))
+            sentence_index = VectorIndex.load(
+                version / "sentences.faiss", dim=encoder.dim, rows=len(sentences)
+            )
         except (OSError, ValueError, KeyError, TypeError, VectorIndexError) as exc:
-            raise IndexCorruptError(f"The index in {version} is unreadable ({exc}). " + params.rebuild_hint()) from exc
-        for name, array, rows in (("vectors.npy", vectors, len(chunks)),
-                                  ("sentence_vectors.npy", sentence_vectors, len(sentences))):
+            raise IndexCorruptError(
+                f"The index in {version} is unreadable ({exc}). " + params.rebuild_hint()
+            ) from exc
+        for name, array, rows in (
+            ("vectors.npy", vectors, len(chunks)),
+            ("sentence_vectors.npy", sentence_vectors, len(sentences)),
+        ):
             if array.shape != (rows, encoder.dim):
-                raise IndexCorruptError(f"{version}/{name} has shape {array.shape}; expected "
-                                        f"{(rows, encoder.dim)}. " + params.rebuild_hint())
+                raise IndexCorruptError(
+                    f"{version}/{name} has shape {array.shape}; expected "
+                    f"{(rows, encoder.dim)}. " + params.rebuild_hint()
+                )
         if any(not 0 <= j < len(sentences) for rows in members for j in rows):
-            raise IndexCorruptError(f"{version}/chunks.jsonl names sentence rows that do not exist. "
-                                    + params.rebuild_hint())
+            raise IndexCorruptError(
+                f"{version}/chunks.jsonl names sentence rows that do not exist. " + params.rebuild_hint()
+            )
         lexical = LexicalIndex.load(version / "bm25")
         if len(lexical) != len(chunks):
-            raise IndexCorruptError(f"{version}/bm25 holds {len(lexical)} passages, expected {len(chunks)}. "
-                                    + params.rebuild_hint())
-        return cls(encoder, params, documents, chunks, vectors, dense, lexical, sentences, sentence_vectors,
-                   sentence_index, members, fusion=fusion, manifest=manifest)
+            raise IndexCorruptError(
+                f"{version}/bm25 holds {len(lexical)} passages, expected {len(chunks)}. "
+                + params.rebuild_hint()
+            )
+        return cls(
+            encoder,
+            params,
+            documents,
+            chunks,
+            vectors,
+            dense,
+            lexical,
+            sentences,
+            sentence_vectors,
+            sentence_index,
+            members,
+            fusion=fusion,
+            manifest=manifest,
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -436,12 +567,15 @@ def current_version(index_dir: Path) -> Path:
     index_dir = Path(index_dir)
     pointer = index_dir / CURRENT
     if not pointer.is_file():
-        raise IndexMissingError(f"No index in {index_dir}. Build one with `qa build` (or start the app, "
-                                f"which builds it).")
+        raise IndexMissingError(
+            f"No index in {index_dir}. Build one with `qa build` (or start the app, which builds it)."
+        )
     name = pointer.read_text(encoding="utf-8").strip()
     version = index_dir / name
     if not name or "/" in name or not version.is_dir():
-        raise IndexCorruptError(f"{pointer} names {name!r}, which is not an index folder. Rebuild with `qa build`.")
+        raise IndexCorruptError(
+            f"{pointer} names {name!r}, which is not an index folder. Rebuild with `qa build`."
+        )
     return version
 
 
@@ -449,8 +583,9 @@ def read_manifest(version: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{version}/manifest.json is missing or unreadable ({exc}). "
-                                f"Rebuild with `qa build`.") from exc
+        raise IndexCorruptError(
+            f"{version}/manifest.json is missing or unreadable ({exc}). Rebuild with `qa build`."
+        ) from exc
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"{version}/manifest.json is not a JSON object. Rebuild with `qa build`.")
     return manifest
@@ -458,14 +593,20 @@ def read_manifest(version: Path) -> dict[str, Any]:
 
 def check_manifest(manifest: dict[str, Any], params: IndexParams, dim: int, where: Path) -> None:
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(f"The index in {where} has format {manifest.get('format_version')!r}; this "
-                                 f"version reads format {FORMAT_VERSION}. " + params.rebuild_hint())
+        raise IndexMismatchError(
+            f"The index in {where} has format {manifest.get('format_version')!r}; this "
+            f"version reads format {FORMAT_VERSION}. " + params.rebuild_hint()
+        )
     wanted = {**asdict(params), "dim": dim}
-    diffs = [f"{key}: index has {manifest.get(key)!r}, asked for {value!r}"
-             for key, value in wanted.items() if manifest.get(key) != value]
+    diffs = [
+        f"{key}: index has {manifest.get(key)!r}, asked for {value!r}"
+        for key, value in wanted.items()
+        if manifest.get(key) != value
+    ]
     if diffs:
-        raise IndexMismatchError(f"The index in {where} was built differently ({'; '.join(diffs)}). "
-                                 + params.rebuild_hint())
+        raise IndexMismatchError(
+            f"The index in {where} was built differently ({'; '.join(diffs)}). " + params.rebuild_hint()
+        )
 
 
 @contextlib.contextmanager
@@ -489,7 +630,8 @@ def _lock_file(index_dir: Path) -> IO[str]:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise IndexReadOnlyError(
                 f"The index folder {index_dir} is read-only ({exc.strerror}): it can be searched but not "
-                f"changed. Point SAMACHAR_INDEX_DIR (or --index) at a writable folder to add articles.") from exc
+                f"changed. Point SAMACHAR_INDEX_DIR (or --index) at a writable folder to add articles."
+            ) from exc
         raise
 
 

@@ -74,12 +74,21 @@ class Source:
     link: str | None = None
 
     @classmethod
-    def from_hit(cls, hit: Hit, span: tuple[int, int] | None = None) -> "Source":
+    def from_hit(cls, hit: Hit, span: tuple[int, int] | None = None) -> Source:
         """The passage of `hit`, with the answer span's offsets inside it when given."""
         c = hit.chunk
-        return cls(doc_id=c.doc_id, title=hit.title, date=hit.date, text=c.text, start=c.start, end=c.end,
-                   score=hit.score, answer_start=span[0] if span else None,
-                   answer_end=span[1] if span else None, link=hit.link)
+        return cls(
+            doc_id=c.doc_id,
+            title=hit.title,
+            date=hit.date,
+            text=c.text,
+            start=c.start,
+            end=c.end,
+            score=hit.score,
+            answer_start=span[0] if span else None,
+            answer_end=span[1] if span else None,
+            link=hit.link,
+        )
 
 
 @dataclass(frozen=True)

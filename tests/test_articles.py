@@ -15,14 +15,17 @@ from qa.errors import ArticleNotFoundError, CorpusError
 from qa.pipeline import Assistant
 from qa.retriever import CURRENT, Retriever
 
-NAVAL = ("title: नौसेना अभ्यास समुद्र शक्ति\ndate: 2026-02-01\nsource: https://example.org/naval?a=1&b=<2>\n\n"
-         "भारतीय नौसेना ने समुद्र शक्ति अभ्यास विशाखापत्तनम में किया। इसकी कमान कमोडोर अरविंद रघुनाथन ने संभाली।\n")
+NAVAL = (
+    "title: नौसेना अभ्यास समुद्र शक्ति\ndate: 2026-02-01\nsource: https://example.org/naval?a=1&b=<2>\n\n"
+    "भारतीय नौसेना ने समुद्र शक्ति अभ्यास विशाखापत्तनम में किया। इसकी कमान कमोडोर अरविंद रघुनाथन ने संभाली।\n"
+)
 NAVAL_Q = "समुद्र शक्ति अभ्यास की कमान किसने संभाली?"
 
 
 def _assistant(corpus: Path, tmp_path: Path, encoder) -> Assistant:  # type: ignore[no-untyped-def]
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
-                        model="hashing:256")
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", model="hashing:256"
+    )
     return Assistant.from_settings(settings, encoder=encoder, progress=False)
 
 
@@ -39,8 +42,11 @@ def test_articles_list_titles_dates_passages_and_links(seed_corpus, tmp_path, ha
     articles = assistant.articles()
     assert [a.id for a in articles][0] == "naval"  # newest first
     naval = articles[0]
-    assert (naval.title, naval.date, naval.link) == ("नौसेना अभ्यास समुद्र शक्ति", "2026-02-01",
-                                                     "https://example.org/naval?a=1&b=<2>")
+    assert (naval.title, naval.date, naval.link) == (
+        "नौसेना अभ्यास समुद्र शक्ति",
+        "2026-02-01",
+        "https://example.org/naval?a=1&b=<2>",
+    )
     assert sum(a.passages for a in articles) == len(assistant.retriever.chunks)
     assert all(a.passages > 0 for a in articles)
     # A file path is where an article was read from, not a link.
@@ -79,8 +85,12 @@ def test_remove_refuses_unknown_ids_and_the_last_article(seed_corpus, tmp_path, 
     assert len(list(seed_corpus.iterdir())) == len(ids)
 
 
-def test_a_failed_remove_keeps_the_file_and_the_index(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_remove_keeps_the_file_and_the_index(
+    seed_corpus,
+    tmp_path,
+    hashing_encoder,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assistant = _assistant(seed_corpus, tmp_path, hashing_encoder)
     assistant.ingest([_naval(tmp_path)])
     live = (tmp_path / "index" / CURRENT).read_text()
@@ -124,8 +134,9 @@ def test_ingest_reports_embedding_progress_article_by_article(seed_corpus, tmp_p
     assert order == sorted(order) and set(order) <= {"jal", "naval"}
 
 
-def test_cli_lists_and_removes_articles(seed_corpus: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_and_removes_articles(
+    seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index"), "--model", "hashing:256"]
     assert main(["ingest", str(_naval(tmp_path)), *args]) == 0
     capsys.readouterr()

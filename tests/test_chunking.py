@@ -26,23 +26,22 @@ def doc(text: str, doc_id: str = "d") -> Document:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की। बैठक सफल रही।",
-         ["लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।", "बैठक सफल रही।"]),
-        ("सचिव डैनियल पी. ड्रिस्कॉल आए। एडमिरल दिनेश के. त्रिपाठी भी।",
-         ["सचिव डैनियल पी. ड्रिस्कॉल आए।", "एडमिरल दिनेश के. त्रिपाठी भी।"]),
+        ("लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की। बैठक सफल रही।", ["लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।", "बैठक सफल रही।"]),
+        (
+            "सचिव डैनियल पी. ड्रिस्कॉल आए। एडमिरल दिनेश के. त्रिपाठी भी।",
+            ["सचिव डैनियल पी. ड्रिस्कॉल आए।", "एडमिरल दिनेश के. त्रिपाठी भी।"],
+        ),
         ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
         ("J. R. R. Tolkien wrote it. Yes.", ["J. R. R. Tolkien wrote it.", "Yes."]),
         ("The U.S. army and the U.K. navy met. Fine.", ["The U.S. army and the U.K. navy met.", "Fine."]),
         ("दर 3.5 प्रतिशत रही। 10 वर्षीय समझौता हुआ।", ["दर 3.5 प्रतिशत रही।", "10 वर्षीय समझौता हुआ।"]),
         ("सन 1947 ई. में आजादी मिली। डॉ. शर्मा आए।", ["सन 1947 ई. में आजादी मिली।", "डॉ. शर्मा आए।"]),
         ("देखें pic.twitter.com/8tLjmV504d — ADG PI", ["देखें pic.twitter.com/8tLjmV504d — ADG PI"]),
-        ("क्या यह सच है? हाँ! सच में?! ठीक॥ अंत।",
-         ["क्या यह सच है?", "हाँ!", "सच में?!", "ठीक॥", "अंत।"]),
+        ("क्या यह सच है? हाँ! सच में?! ठीक॥ अंत।", ["क्या यह सच है?", "हाँ!", "सच में?!", "ठीक॥", "अंत।"]),
         ("उसने कहा, ‘यह ऐतिहासिक है।’ फिर चले गए।", ["उसने कहा, ‘यह ऐतिहासिक है।’", "फिर चले गए।"]),
         ("(यह सही है।) अगला वाक्य।", ["(यह सही है।)", "अगला वाक्य।"]),
         # Hindi news sometimes ends sentences with '.' instead of '।'.
-        ("बैठक हुई. दोनों पक्ष सहमत थे. Then English.",
-         ["बैठक हुई.", "दोनों पक्ष सहमत थे.", "Then English."]),
+        ("बैठक हुई. दोनों पक्ष सहमत थे. Then English.", ["बैठक हुई.", "दोनों पक्ष सहमत थे.", "Then English."]),
         ("विषय शामिल हैं. अगला.", ["विषय शामिल हैं.", "अगला."]),
         ("शीर्षक बिना विराम\n\nपहला पैराग्राफ", ["शीर्षक बिना विराम", "पहला पैराग्राफ"]),
         ("one etc. and more. Two", ["one etc. and more.", "Two"]),
@@ -85,7 +84,7 @@ def test_seed_chunks_are_exact_slices_within_budget(max_tokens, overlap):
         assert chunks
         for n, c in enumerate(chunks):
             assert c.id == f"{d.id}#{n}" and c.doc_id == d.id
-            assert c.text == d.text[c.start:c.end]
+            assert c.text == d.text[c.start : c.end]
             assert words(c.text) <= max_tokens
             assert "जोशुआ एम." not in c.text or "जोशुआ एम. रुड" in c.text
         starts = [c.start for c in chunks]
@@ -133,7 +132,7 @@ def test_long_sentence_is_split_at_clause_marks_then_words():
     chunks = chunk_document(doc(text), words, max_tokens=12, overlap_sentences=1)
     assert len(chunks) > 1
     for c in chunks:
-        assert c.text == text[c.start:c.end]
+        assert c.text == text[c.start : c.end]
         assert words(c.text) <= 12
     assert all(c.text.endswith(",") for c in chunks[:-1])
     assert "".join(ch for c in chunks for ch in c.text if not ch.isspace()).count("खंड") >= 10
@@ -161,7 +160,7 @@ def test_short_paragraphs_share_a_chunk():
 
 def fake_subword_tokens(text: str) -> int:
     """Devanagari costs more: one token per 3 Devanagari characters, one per Latin word, plus 3 special."""
-    deva = sum(1 for ch in text if "\u0900" <= ch <= "\u097F")
+    deva = sum(1 for ch in text if "\u0900" <= ch <= "\u097f")
     latin = len([w for w in text.split() if w.isascii()])
     return 3 + -(-deva // 3) + latin
 
@@ -178,7 +177,7 @@ def test_with_a_tokenizer_that_counts_devanagari_heavier():
         chunks = chunk_document(d, counting, max_tokens=100, overlap_sentences=1)
         n_sentences = len(split_sentences(d.text))
         for c in chunks:
-            assert c.text == d.text[c.start:c.end]
+            assert c.text == d.text[c.start : c.end]
             assert fake_subword_tokens(c.text) <= 100
         # Each sentence once, the overhead and the join cost once, and a check per chunk at most (no sentence
         # here is too long).
@@ -216,7 +215,7 @@ def test_budget_holds_for_the_real_e5_token_counter():
     for d in load_corpus(CORPUS):
         for max_tokens in (48, 100, 160):
             for c in chunk_document(d, count, max_tokens=max_tokens, overlap_sentences=1):
-                assert c.text == d.text[c.start:c.end]
+                assert c.text == d.text[c.start : c.end]
                 assert count(c.text) <= max_tokens
 
 

@@ -27,22 +27,32 @@ SEED_DEV = REPO / "eval" / "seed_dev.jsonl"
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows)
-                    + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
 # ------------------------------------------------------------------------------------------ JSONL loader
 
+
 def test_jsonl_loader_reads_every_field(tmp_path: Path) -> None:
     decomposed = "\u091c\u093c"  # ज़ in decomposed form: NFC at the edge
-    path = write_jsonl(tmp_path / "q.jsonl", [
-        {"id": "a", "question": "बैठक कहाँ हुई?", "answers": ["हवाई"], "doc": "art-1"},
-        "",
-        {"id": "b", "question": "और अमेरिका की ओर से?", "answers": ["रुड", f"{decomposed}ोशुआ"],
-         "history": [{"question": "किसने सह-अध्यक्षता की?", "answer": "दीक्षित"}]},
-        {"id": "c", "question": "पनीर कैसे बनता है?", "answers": [], "doc": None, "unanswerable": True},
-    ])
+    path = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {"id": "a", "question": "बैठक कहाँ हुई?", "answers": ["हवाई"], "doc": "art-1"},
+            "",
+            {
+                "id": "b",
+                "question": "और अमेरिका की ओर से?",
+                "answers": ["रुड", f"{decomposed}ोशुआ"],
+                "history": [{"question": "किसने सह-अध्यक्षता की?", "answer": "दीक्षित"}],
+            },
+            {"id": "c", "question": "पनीर कैसे बनता है?", "answers": [], "doc": None, "unanswerable": True},
+        ],
+    )
     ds = load_dataset(path)
     assert ds.format == "jsonl" and ds.documents is None and len(ds.fingerprint) == 16
     a, b, c = ds.examples
@@ -52,24 +62,30 @@ def test_jsonl_loader_reads_every_field(tmp_path: Path) -> None:
     assert c.unanswerable and c.answers == () and c.doc is None
 
 
-@pytest.mark.parametrize("bad_line, reason", [
-    ('{"id": "x", "question": "क्या?", "answers": ["a"]', "not valid JSON"),
-    ('{"id": "x", "answers": ["a"]}', "missing field 'question'"),
-    ('{"question": "क्या?", "answers": ["a"]}', "missing field 'id'"),
-    ('{"id": ["x"], "question": "क्या?", "answers": ["a"]}', "'id' must be a non-empty string"),
-    ('{"id": "x", "question": "क्या?", "answers": "a"}', "'answers' must be a list of strings"),
-    ('{"id": "x", "question": "क्या?", "answers": [1]}', "'answers' must be a list of strings"),
-    ('{"id": "x", "question": "क्या?"}', "missing field 'answers'"),
-    ('{"id": "x", "question": "क्या?", "answers": []}', "'answers' is empty"),
-    ('{"id": "x", "question": 5, "answers": ["a"]}', "'question' must be a string"),
-    ('{"id": "x", "question": "  ", "answers": ["a"]}', "'question' is empty"),
-    ('{"id": "x", "question": "क्या?", "answers": ["a"], "unanswerable": "yes"}', "'unanswerable' must be"),
-    ('{"id": "x", "question": "क्या?", "answers": ["a"], "unanswerable": true}', "cannot have accepted"),
-    ('{"id": "x", "question": "क्या?", "answers": ["a"], "doc": 3}', "'doc' must be a string"),
-    ('{"id": "x", "question": "क्या?", "answers": ["a"], "history": [{"question": "q"}]}', "history[0]"),
-    ('["x", "क्या?"]', "expected a JSON object"),
-    ('{"id": "first", "question": "क्या?", "answers": ["a"]}', "duplicate id 'first' (first on line 1)"),
-])
+@pytest.mark.parametrize(
+    "bad_line, reason",
+    [
+        ('{"id": "x", "question": "क्या?", "answers": ["a"]', "not valid JSON"),
+        ('{"id": "x", "answers": ["a"]}', "missing field 'question'"),
+        ('{"question": "क्या?", "answers": ["a"]}', "missing field 'id'"),
+        ('{"id": ["x"], "question": "क्या?", "answers": ["a"]}', "'id' must be a non-empty string"),
+        ('{"id": "x", "question": "क्या?", "answers": "a"}', "'answers' must be a list of strings"),
+        ('{"id": "x", "question": "क्या?", "answers": [1]}', "'answers' must be a list of strings"),
+        ('{"id": "x", "question": "क्या?"}', "missing field 'answers'"),
+        ('{"id": "x", "question": "क्या?", "answers": []}', "'answers' is empty"),
+        ('{"id": "x", "question": 5, "answers": ["a"]}', "'question' must be a string"),
+        ('{"id": "x", "question": "  ", "answers": ["a"]}', "'question' is empty"),
+        (
+            '{"id": "x", "question": "क्या?", "answers": ["a"], "unanswerable": "yes"}',
+            "'unanswerable' must be",
+        ),
+        ('{"id": "x", "question": "क्या?", "answers": ["a"], "unanswerable": true}', "cannot have accepted"),
+        ('{"id": "x", "question": "क्या?", "answers": ["a"], "doc": 3}', "'doc' must be a string"),
+        ('{"id": "x", "question": "क्या?", "answers": ["a"], "history": [{"question": "q"}]}', "history[0]"),
+        ('["x", "क्या?"]', "expected a JSON object"),
+        ('{"id": "first", "question": "क्या?", "answers": ["a"]}', "duplicate id 'first' (first on line 1)"),
+    ],
+)
 def test_jsonl_loader_names_the_bad_line(tmp_path: Path, bad_line: str, reason: str) -> None:
     good = '{"id": "first", "question": "कौन?", "answers": ["राम"]}'
     path = write_jsonl(tmp_path / "bad.jsonl", [good, "", bad_line, good.replace("first", "last")])
@@ -108,24 +124,51 @@ def test_format_detection(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ SQuAD loader
 
+
 def squad(articles: list[dict]) -> dict:
     return {"version": "1.1", "data": articles}
 
 
-SQUAD_HI = squad([
-    {"title": "Super_Bowl_50", "paragraphs": [
-        {"context": "पैंथर्स की डिफ़ेन्स ने लीग में केवल 308 अंक दिए।",
-         "qas": [{"id": "q1", "question": "पैंथर्स डिफ़ेंस ने कितने अंक दिए?",
-                  "answers": [{"answer_start": 35, "text": "308"}, {"answer_start": 35, "text": "308"}]}]},
-        {"context": "ब्रोंकोस ने 24-10 से जीत हासिल की।",
-         "qas": [{"id": "q2", "question": "स्कोर क्या था?", "answers": [{"text": "24-10"}]},
-                 {"id": "q3", "question": "मैच कहाँ हुआ?", "answers": [], "is_impossible": True}]},
-    ]},
-    {"title": "Amazon rainforest", "paragraphs": [
-        {"context": "अमेज़न वर्षावन दक्षिण अमेरिका में है।",
-         "qas": [{"id": "q4", "question": "अमेज़न वर्षावन कहाँ है?", "answers": [{"text": "दक्षिण अमेरिका"}]}]},
-    ]},
-])
+SQUAD_HI = squad(
+    [
+        {
+            "title": "Super_Bowl_50",
+            "paragraphs": [
+                {
+                    "context": "पैंथर्स की डिफ़ेन्स ने लीग में केवल 308 अंक दिए।",
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "पैंथर्स डिफ़ेंस ने कितने अंक दिए?",
+                            "answers": [
+                                {"answer_start": 35, "text": "308"},
+                                {"answer_start": 35, "text": "308"},
+                            ],
+                        }
+                    ],
+                },
+                {
+                    "context": "ब्रोंकोस ने 24-10 से जीत हासिल की।",
+                    "qas": [
+                        {"id": "q2", "question": "स्कोर क्या था?", "answers": [{"text": "24-10"}]},
+                        {"id": "q3", "question": "मैच कहाँ हुआ?", "answers": [], "is_impossible": True},
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Amazon rainforest",
+            "paragraphs": [
+                {
+                    "context": "अमेज़न वर्षावन दक्षिण अमेरिका में है।",
+                    "qas": [
+                        {"id": "q4", "question": "अमेज़न वर्षावन कहाँ है?", "answers": [{"text": "दक्षिण अमेरिका"}]}
+                    ],
+                },
+            ],
+        },
+    ]
+)
 
 
 def test_squad_loader_makes_paragraph_documents(tmp_path: Path) -> None:
@@ -204,13 +247,20 @@ def test_real_xquad_files_load() -> None:
 
 # ------------------------------------------------------------------------------------------ scoring
 
+
 def src(doc_id: str, text: str = "") -> Source:
     return Source(doc_id=doc_id, title=doc_id, date=None, text=text, start=0, end=len(text), score=1.0)
 
 
 def ans(text: str, retrieved: tuple[Source, ...] = (), abstained: bool = False) -> Answer:
-    return Answer(question="?", text=text, abstained=abstained, confidence=0.5, retrieved=retrieved,
-                  timings_ms={"total": 1.0})
+    return Answer(
+        question="?",
+        text=text,
+        abstained=abstained,
+        confidence=0.5,
+        retrieved=retrieved,
+        timings_ms={"total": 1.0},
+    )
 
 
 def test_score_answer_with_gold_document() -> None:
@@ -266,15 +316,20 @@ class ScriptedAssistant:
 EXAMPLES = [
     Example(id="1", question="भारत के रक्षा मंत्री कौन हैं?", answers=("राजनाथ सिंह",), doc="d1"),
     Example(id="2", question="बैठक कहाँ हुई?", answers=("हवाई",), doc="d2"),
-    Example(id="3", question="Who is the US defence secretary?", answers=("पीटर हेगसेथ",), doc="d1",
-            history=(Turn("पहला सवाल", "पहला जवाब"),)),
+    Example(
+        id="3",
+        question="Who is the US defence secretary?",
+        answers=("पीटर हेगसेथ",),
+        doc="d1",
+        history=(Turn("पहला सवाल", "पहला जवाब"),),
+    ),
     Example(id="4", question="पनीर कैसे बनता है?", answers=(), unanswerable=True),
 ]
 SCRIPT = {
-    "भारत के रक्षा मंत्री कौन हैं?": ("राजनाथ सिंह", False, ("d1", "d2")),       # em 1, rank 1
-    "बैठक कहाँ हुई?": ("हवाई में", False, ("d1", "d2")),                         # em 0, f1 2/3, rank 2
-    "Who is the US defence secretary?": ("", True, ("d3", "d2")),               # false abstention, miss
-    "पनीर कैसे बनता है?": ("नहीं मिला", True, ("d2",)),                            # correct abstention
+    "भारत के रक्षा मंत्री कौन हैं?": ("राजनाथ सिंह", False, ("d1", "d2")),  # em 1, rank 1
+    "बैठक कहाँ हुई?": ("हवाई में", False, ("d1", "d2")),  # em 0, f1 2/3, rank 2
+    "Who is the US defence secretary?": ("", True, ("d3", "d2")),  # false abstention, miss
+    "पनीर कैसे बनता है?": ("नहीं मिला", True, ("d2",)),  # correct abstention
 }
 
 
@@ -292,8 +347,14 @@ def test_evaluate_with_a_scripted_assistant() -> None:
     assert m["abstention_recall"] == 1.0
     assert m["false_abstention_rate"] == pytest.approx(1 / 3)
     assert report.abstention["precision"] == 0.5
-    assert report.outcomes == {"correct": 2, "wrong_answer": 0, "retrieval_miss": 0, "false_abstention": 1,
-                               "correct_abstention": 1, "missed_abstention": 0}
+    assert report.outcomes == {
+        "correct": 2,
+        "wrong_answer": 0,
+        "retrieval_miss": 0,
+        "false_abstention": 1,
+        "correct_abstention": 1,
+        "missed_abstention": 0,
+    }
     assert report.counts == {"questions": 4, "answerable": 3, "unanswerable": 1, "followups": 1}
     assert report.by_language["en"]["answerable"] == 1 and report.by_language["hi"]["n"] == 3
     assert report.by_question_type["who"]["n"] == 2
@@ -336,29 +397,49 @@ ARTICLES = {
         "title: हवाई में सैन्य सहयोग समूह की बैठक\ndate: 2025-11-06\n\n"
         "भारत और अमेरिका के सैन्य सहयोग समूह की 22वीं बैठक हवाई में संपन्न हुई। "
         "बैठक की सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित ने की। "
-        "दोनों देशों ने साइबर सुरक्षा और अंतरिक्ष में सहयोग बढ़ाने पर चर्चा की।\n"),
+        "दोनों देशों ने साइबर सुरक्षा और अंतरिक्ष में सहयोग बढ़ाने पर चर्चा की।\n"
+    ),
     "monsoon-kerala.txt": (
         "title: केरल में मानसून पहुंचा\ndate: 2025-06-01\n\n"
         "मौसम विभाग ने बताया कि मानसून इस वर्ष एक जून को केरल पहुंचा। "
         "विभाग के अनुसार इस साल सामान्य से अधिक वर्षा होगी। "
-        "किसानों ने खरीफ की बुवाई की तैयारी शुरू कर दी है।\n"),
+        "किसानों ने खरीफ की बुवाई की तैयारी शुरू कर दी है।\n"
+    ),
     "cricket-final.txt": (
         "title: क्रिकेट फाइनल\ndate: 2025-03-09\n\n"
         "भारतीय टीम ने फाइनल मुकाबले में न्यूजीलैंड को चार विकेट से हराया। "
         "मैच दुबई के अंतरराष्ट्रीय स्टेडियम में खेला गया। "
-        "रोहित शर्मा को प्लेयर ऑफ द मैच चुना गया।\n"),
+        "रोहित शर्मा को प्लेयर ऑफ द मैच चुना गया।\n"
+    ),
 }
 QUESTIONS = [
-    {"id": "q1", "question": "सैन्य सहयोग समूह की 22वीं बैठक कहाँ संपन्न हुई?", "answers": ["हवाई"],
-     "doc": "hawaii-meeting"},
-    {"id": "q2", "question": "बैठक की सह-अध्यक्षता किसने की?", "answers": ["एयर मार्शल अशुतोष दीक्षित"],
-     "doc": "hawaii-meeting"},
+    {
+        "id": "q1",
+        "question": "सैन्य सहयोग समूह की 22वीं बैठक कहाँ संपन्न हुई?",
+        "answers": ["हवाई"],
+        "doc": "hawaii-meeting",
+    },
+    {
+        "id": "q2",
+        "question": "बैठक की सह-अध्यक्षता किसने की?",
+        "answers": ["एयर मार्शल अशुतोष दीक्षित"],
+        "doc": "hawaii-meeting",
+    },
     {"id": "q3", "question": "मानसून केरल कब पहुंचा?", "answers": ["एक जून"], "doc": "monsoon-kerala"},
     {"id": "q4", "question": "भारतीय टीम ने फाइनल में किसे हराया?", "answers": ["न्यूजीलैंड"]},
-    {"id": "q5", "question": "मैच किस स्टेडियम में खेला गया?", "answers": ["दुबई के अंतरराष्ट्रीय स्टेडियम"],
-     "doc": "cricket-final", "history": [{"question": "फाइनल किसने जीता?", "answer": "भारतीय टीम"}]},
-    {"id": "q6", "question": "Who was named player of the match?", "answers": ["रोहित शर्मा"],
-     "doc": "cricket-final"},
+    {
+        "id": "q5",
+        "question": "मैच किस स्टेडियम में खेला गया?",
+        "answers": ["दुबई के अंतरराष्ट्रीय स्टेडियम"],
+        "doc": "cricket-final",
+        "history": [{"question": "फाइनल किसने जीता?", "answer": "भारतीय टीम"}],
+    },
+    {
+        "id": "q6",
+        "question": "Who was named player of the match?",
+        "answers": ["रोहित शर्मा"],
+        "doc": "cricket-final",
+    },
     {"id": "q7", "question": "चंद्रयान-4 कब लॉन्च होगा?", "answers": [], "unanswerable": True},
 ]
 
@@ -381,13 +462,28 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def test_main_jsonl_run_writes_a_consistent_report(tmp_path: Path, tiny_corpus: Path,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_main_jsonl_run_writes_a_consistent_report(
+    tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture
+) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, stdout, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
-                                     "--model", "hashing:256", "-k", "3", "--out", str(out), "--no-progress"],
-                                    capsys)
+    code, stdout, stderr = run_main(
+        [
+            str(data),
+            "--corpus",
+            str(tiny_corpus),
+            "--index",
+            str(tmp_path / "idx"),
+            "--model",
+            "hashing:256",
+            "-k",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text("utf-8").splitlines()]
@@ -409,8 +505,19 @@ def test_main_jsonl_run_writes_a_consistent_report(tmp_path: Path, tiny_corpus: 
     assert len(predictions) == len(QUESTIONS)
     assert [p["id"] for p in predictions] == [q["id"] for q in QUESTIONS]
     for p in predictions:
-        assert {"id", "question", "gold", "answer", "correct", "em", "f1", "confidence", "abstained",
-                "retrieved", "latency_ms"} <= set(p)
+        assert {
+            "id",
+            "question",
+            "gold",
+            "answer",
+            "correct",
+            "em",
+            "f1",
+            "confidence",
+            "abstained",
+            "retrieved",
+            "latency_ms",
+        } <= set(p)
         assert 0 < len(p["retrieved"]) <= 3
     answerable = [p for p in predictions if not p["unanswerable"]]
     mean = lambda key: sum(p[key] for p in answerable) / len(answerable)  # noqa: E731
@@ -419,15 +526,17 @@ def test_main_jsonl_run_writes_a_consistent_report(tmp_path: Path, tiny_corpus: 
     assert report["metrics"]["contains_answer"] == pytest.approx(mean("contains"))
     assert report["metrics"]["recall@k"] == pytest.approx(mean("recall_at_k"))
     assert sum(report["outcomes"].values()) == len(predictions)
-    assert sum(p["correct"] for p in predictions) == (report["outcomes"]["correct"]
-                                                      + report["outcomes"]["correct_abstention"])
+    assert sum(p["correct"] for p in predictions) == (
+        report["outcomes"]["correct"] + report["outcomes"]["correct_abstention"]
+    )
 
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
     assert "exact_match" in stdout and "Where it fails" in stdout
 
 
-def test_main_squad_run_caches_its_index_and_compares(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_squad_run_caches_its_index_and_compares(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(cache))
     data = tmp_path / "mini.hi.json"
@@ -439,8 +548,9 @@ def test_main_squad_run_caches_its_index_and_compares(tmp_path: Path, capsys: py
     assert len(index_dirs) == 1 and index_dirs[0].name.startswith(load_dataset(data).fingerprint)
     manifest_files = sorted(index_dirs[0].rglob("manifest.json"))
 
-    code, stdout, stderr = run_main(argv + ["--out", str(tmp_path / "b"), "--compare",
-                                            str(tmp_path / "a" / "report.json")], capsys)
+    code, stdout, stderr = run_main(
+        argv + ["--out", str(tmp_path / "b"), "--compare", str(tmp_path / "a" / "report.json")], capsys
+    )
     assert code == 0, stderr
     assert sorted(index_dirs[0].rglob("manifest.json")) == manifest_files  # reused, not rebuilt
     report = json.loads((tmp_path / "b" / "report.json").read_text("utf-8"))
@@ -449,12 +559,14 @@ def test_main_squad_run_caches_its_index_and_compares(tmp_path: Path, capsys: py
     assert "Compared with" in stdout and "exact_match" in stdout
 
 
-def test_main_reports_bad_data_and_writes_nothing(tmp_path: Path, tiny_corpus: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_main_reports_bad_data_and_writes_nothing(
+    tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture
+) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", [QUESTIONS[0], '{"id": "x", "question": "?"}'])
     out = tmp_path / "run"
-    code, _, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--model", "hashing:256",
-                                "--out", str(out)], capsys)
+    code, _, stderr = run_main(
+        [str(data), "--corpus", str(tiny_corpus), "--model", "hashing:256", "--out", str(out)], capsys
+    )
     assert code == 1
     assert f"{data}:2" in stderr and "missing field 'answers'" in stderr
     assert not out.exists()
@@ -462,16 +574,32 @@ def test_main_reports_bad_data_and_writes_nothing(tmp_path: Path, tiny_corpus: P
     code, _, stderr = run_main([str(tmp_path / "absent.jsonl"), "--out", str(out)], capsys)
     assert code == 1 and "no such file" in stderr and not out.exists()
 
-    code, _, stderr = run_main([str(data), "--compare", str(tmp_path / "nope.json"), "--out", str(out)], capsys)
+    code, _, stderr = run_main(
+        [str(data), "--compare", str(tmp_path / "nope.json"), "--out", str(out)], capsys
+    )
     assert code == 1 and "nope.json" in stderr and not out.exists()
 
 
 def test_main_limit(tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, stdout, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
-                                     "--model", "hashing:256", "--limit", "2", "--out", str(out),
-                                     "--no-progress"], capsys)
+    code, stdout, stderr = run_main(
+        [
+            str(data),
+            "--corpus",
+            str(tiny_corpus),
+            "--index",
+            str(tmp_path / "idx"),
+            "--model",
+            "hashing:256",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     assert len((out / "predictions.jsonl").read_text("utf-8").splitlines()) == 2
     report = json.loads((out / "report.json").read_text("utf-8"))
@@ -499,8 +627,9 @@ def test_seed_dev_set_with_the_real_model(seed_assistant) -> None:  # type: igno
     assert report.metrics["recall@k"] >= 0.9  # retrieval of the seed articles is not the reader's business
 
 
-def test_main_interrupted_writes_nothing(tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_interrupted_writes_nothing(
+    tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import qa.evaluate as ev
 
     def interrupted(*args: Any, **kwargs: Any) -> None:
@@ -509,16 +638,42 @@ def test_main_interrupted_writes_nothing(tmp_path: Path, tiny_corpus: Path, caps
     monkeypatch.setattr(ev, "evaluate", interrupted)
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, _, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
-                                "--model", "hashing:256", "--out", str(out), "--no-progress"], capsys)
+    code, _, stderr = run_main(
+        [
+            str(data),
+            "--corpus",
+            str(tiny_corpus),
+            "--index",
+            str(tmp_path / "idx"),
+            "--model",
+            "hashing:256",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 130 and "after 3 of 7 questions" in stderr and "no report" in stderr
     assert not out.exists()
 
 
-def test_main_warns_about_unknown_gold_documents(tmp_path: Path, tiny_corpus: Path,
-                                                 capsys: pytest.CaptureFixture) -> None:
+def test_main_warns_about_unknown_gold_documents(
+    tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture
+) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", [{**QUESTIONS[0], "doc": "no-such-article"}])
-    code, _, stderr = run_main([str(data), "--corpus", str(tiny_corpus), "--index", str(tmp_path / "idx"),
-                                "--model", "hashing:256", "--out", str(tmp_path / "run"), "--no-progress"],
-                               capsys)
+    code, _, stderr = run_main(
+        [
+            str(data),
+            "--corpus",
+            str(tiny_corpus),
+            "--index",
+            str(tmp_path / "idx"),
+            "--model",
+            "hashing:256",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0 and "no-such-article" in stderr and "retrieval misses" in stderr

@@ -120,10 +120,13 @@ def test_fragment_takes_the_place_of_the_phrase_it_contrasts():
 def test_fragment_without_a_shared_frame_goes_where_the_language_puts_it():
     history = [{"question": nfc("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"), "answer": "x"}]
     assert resolve_followup("और अमेरिका की ओर से?", history) == nfc(
-        "हवाई में हुई बैठक की सह-अध्यक्षता अमेरिका की ओर से किसने की?")
+        "हवाई में हुई बैठक की सह-अध्यक्षता अमेरिका की ओर से किसने की?"
+    )
     history = [{"question": "Who co-chaired the meeting in Hawaii?", "answer": "x"}]
-    assert resolve_followup("And from the US side?", history) == \
-        "Who co-chaired the meeting in Hawaii from the US side?"
+    assert (
+        resolve_followup("And from the US side?", history)
+        == "Who co-chaired the meeting in Hawaii from the US side?"
+    )
     history = [{"question": "Tell me about the meeting", "answer": "x"}]
     assert resolve_followup("And the navy?", history) == "Tell me about the meeting the navy"
 
@@ -159,11 +162,18 @@ def test_gradio_history_works_end_to_end():
     assert "US side" in resolve_followup("And from the US side?", history)
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("और अमेरिका की ओर से?", True), ("And from the US side?", True), ("What about the navy?", True),
-    ("और यह बैठक कहाँ हुई?", False), ("यह बैठक कहाँ हुई?", False), ("उनकी मुलाकात कब हुई?", False),
-    ("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", False),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("और अमेरिका की ओर से?", True),
+        ("And from the US side?", True),
+        ("What about the navy?", True),
+        ("और यह बैठक कहाँ हुई?", False),
+        ("यह बैठक कहाँ हुई?", False),
+        ("उनकी मुलाकात कब हुई?", False),
+        ("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", False),
+    ],
+)
 def test_bare_fragments_need_history(question: str, expected: bool) -> None:
     assert needs_history(unicodedata.normalize("NFC", question)) is expected
 
@@ -173,8 +183,12 @@ def test_a_bare_follow_up_in_a_fresh_chat_asks_for_the_full_question(seed_corpus
     from qa.language import FOLLOWUP_MESSAGES
     from qa.pipeline import Assistant
 
-    settings = Settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
-                        model="hashing:256")
+    settings = Settings(
+        corpus_dir=seed_corpus,
+        index_dir=tmp_path / "index",
+        cache_dir=tmp_path / "cache",
+        model="hashing:256",
+    )
     assistant = Assistant.from_settings(settings, progress=False)
     for question, language in (("और अमेरिका की ओर से?", "hi"), ("And from the US side?", "en")):
         answer = assistant.ask(question)

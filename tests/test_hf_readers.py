@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import ModelError, QAError, ReaderSpecError
+from qa.language import ABSTAIN_MESSAGES
 from qa.readers.hf import (
     HFGenerativeReader,
     HFQAReader,
@@ -22,7 +23,6 @@ from qa.readers.hf import (
 )
 from qa.readers.registry import build_reader
 from qa.readers.trained import TrainedReader
-from qa.language import ABSTAIN_MESSAGES
 from qa.types import Answer, Chunk, Hit
 
 PASSAGES = [
@@ -157,7 +157,9 @@ def test_build_reader_choices(hashing_encoder):
     assert isinstance(build_reader("hf-generate:org/model", hashing_encoder), HFGenerativeReader)
 
 
-@pytest.mark.parametrize("spec", ["", "llm", "hf-qa:", "hf-generate:  ", "Trained", "trained:", "extractive", "rules"])
+@pytest.mark.parametrize(
+    "spec", ["", "llm", "hf-qa:", "hf-generate:  ", "Trained", "trained:", "extractive", "rules"]
+)
 def test_build_reader_names_the_valid_choices(hashing_encoder, spec):
     with pytest.raises(ReaderSpecError) as info:
         build_reader(spec, hashing_encoder)

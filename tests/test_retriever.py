@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import CountingEncoder
+
 from embeddings.encoder import HashingEncoder
+from qa.chunking import split_sentences
 from qa.corpus import load_corpus, parse_article
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from qa.chunking import split_sentences
 from qa.retriever import CHECKSUMMED, CURRENT, IndexParams, Retriever, current_version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,16 +46,21 @@ def test_build_save_load_roundtrip_and_manifest(built, hashing_encoder) -> None:
     assert manifest["format_version"] == 2
     assert manifest["model"] == "hashing:256" and manifest["dim"] == 256
     assert manifest["chunk_tokens"] == 160 and manifest["chunk_overlap_sentences"] == 1
-    assert manifest["counts"] == {"documents": 2, "chunks": len(retriever.chunks),
-                                  "sentences": len(retriever.sentences)}
+    assert manifest["counts"] == {
+        "documents": 2,
+        "chunks": len(retriever.chunks),
+        "sentences": len(retriever.sentences),
+    }
     assert set(manifest["files"]) == set(CHECKSUMMED)
     assert len(manifest["corpus_fingerprint"]) == 64
     # Every chunk's text is the exact slice of its document (offsets survive the round trip).
     for c in loaded.chunks:
-        assert loaded.documents[c.doc_id].text[c.start:c.end] == c.text
+        assert loaded.documents[c.doc_id].text[c.start : c.end] == c.text
     assert loaded.sentences == retriever.sentences and loaded.members == retriever.members
     assert np.array_equal(loaded.sentence_vectors, retriever.sentence_vectors)
-    assert [h.chunk.id for h in loaded.search(HAWAII_HI, 5)] == [h.chunk.id for h in retriever.search(HAWAII_HI, 5)]
+    assert [h.chunk.id for h in loaded.search(HAWAII_HI, 5)] == [
+        h.chunk.id for h in retriever.search(HAWAII_HI, 5)
+    ]
 
 
 def test_sentence_rows_cover_each_chunk_exactly_once_per_sentence(built) -> None:  # type: ignore[no-untyped-def]
@@ -64,8 +69,10 @@ def test_sentence_rows_cover_each_chunk_exactly_once_per_sentence(built) -> None
     shared = 0
     for chunk, rows in zip(retriever.chunks, retriever.members):
         assert rows, chunk.id
-        texts = [retriever.documents[chunk.doc_id].text[retriever.sentences[j].start:retriever.sentences[j].end]
-                 for j in rows]
+        texts = [
+            retriever.documents[chunk.doc_id].text[retriever.sentences[j].start : retriever.sentences[j].end]
+            for j in rows
+        ]
         # The sentences, in order, are the chunk's text cut at sentence ends.
         assert [chunk.text[s:e] for s, e in split_sentences(chunk.text)] == texts
         assert all(retriever.sentences[j].doc_id == chunk.doc_id for j in rows)
@@ -78,8 +85,9 @@ def test_sentence_rows_cover_each_chunk_exactly_once_per_sentence(built) -> None
         doc_text = retriever.documents[sent.doc_id].text
         before = [s for s in retriever.sentences if s.doc_id == sent.doc_id and s.end <= sent.start]
         assert sent.context_start == (max(s.start for s in before) if before else sent.start)
-        assert np.allclose(retriever.sentence_vectors[j],
-                           enc.encode_passages([doc_text[sent.context_start:sent.end]])[0])
+        assert np.allclose(
+            retriever.sentence_vectors[j], enc.encode_passages([doc_text[sent.context_start : sent.end]])[0]
+        )
 
 
 def test_best_sentence_lifts_a_chunk_and_weight_zero_is_chunk_cosine(built) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +100,9 @@ def test_best_sentence_lifts_a_chunk_and_weight_zero_is_chunk_cosine(built) -> N
     w = retriever.fusion.sentence_weight
     assert 0 < w < 1
     whole = np.asarray(retriever.vectors) @ q
-    best = np.array([max(float(retriever.sentence_vectors[j] @ q) for j in rows) for rows in retriever.members])
+    best = np.array(
+        [max(float(retriever.sentence_vectors[j] @ q) for j in rows) for rows in retriever.members]
+    )
     assert np.allclose(signals.scores(retriever.fusion, "dense")[0], (1 - w) * whole + w * best, atol=1e-6)
     retriever.fusion = replace(retriever.fusion, sentence_weight=0.0)
     assert np.allclose(signals.scores(retriever.fusion, "dense")[0], whole, atol=1e-6)
@@ -161,9 +171,12 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     # Every distinct chunk and sentence text once: a one-sentence chunk and its sentence share a vector.
     assert encoder.embedded == base.embedded == len(set(base._texts()))
     encoder.embedded = 0
-    new_doc = parse_article("date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
-                            "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
-                            doc_id="naval-exercise", source="test")
+    new_doc = parse_article(
+        "date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
+        "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
+        doc_id="naval-exercise",
+        source="test",
+    )
     updated, report = base.with_documents([new_doc])
     new_chunks = [c for c in updated.chunks if c.doc_id == "naval-exercise"]
     assert len(new_chunks) >= 1
@@ -209,8 +222,12 @@ _KILL_SCRIPT = textwrap.dedent("""
 def test_killed_build_leaves_previous_index_usable(built, seed_corpus: Path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
     before, index_dir = built
     live = (index_dir / CURRENT).read_text()
-    proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(seed_corpus), str(index_dir)],
-                          cwd=REPO, capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_SCRIPT, str(seed_corpus), str(index_dir)],
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
     assert (index_dir / CURRENT).read_text() == live
     assert len([p for p in index_dir.iterdir() if p.name.startswith("v-")]) == 2  # the orphan is there
@@ -268,4 +285,6 @@ def test_open_or_build_replaces_an_old_format_index(built, seed_corpus: Path, ha
     manifest_path.write_text(json.dumps(manifest))
     retriever = open_or_build(index_dir, load_corpus(seed_corpus), hashing_encoder, _params(hashing_encoder))
     assert retriever.manifest["format_version"] == 2 and retriever.sentences
-    assert Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder)).manifest["format_version"] == 2
+    assert (
+        Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder)).manifest["format_version"] == 2
+    )

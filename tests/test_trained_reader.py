@@ -112,7 +112,7 @@ def test_trim_drops_punctuation_and_unbalanced_brackets() -> None:
 
 def _assert_slice(answer) -> None:  # type: ignore[no-untyped-def]
     src = answer.sources[0]
-    assert src.text[src.answer_start:src.answer_end] == answer.text
+    assert src.text[src.answer_start : src.answer_end] == answer.text
 
 
 @pytest.mark.slow
@@ -130,8 +130,9 @@ def test_answers_the_hawaii_question_in_hindi_and_english(seed_assistant) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", ["What is the recipe for paneer butter masala?",
-                                      "पनीर बटर मसाला कैसे बनाते हैं?"])
+@pytest.mark.parametrize(
+    "question", ["What is the recipe for paneer butter masala?", "पनीर बटर मसाला कैसे बनाते हैं?"]
+)
 def test_an_unrelated_question_abstains(seed_assistant, question: str) -> None:  # type: ignore[no-untyped-def]
     answer = seed_assistant.ask(question)
     assert answer.abstained and not answer.sources and answer.retrieved  # nothing cited; what was searched
@@ -152,9 +153,26 @@ def test_cli_says_one_line_for_corrupt_weights(weights_copy: Path, seed_corpus: 
     path = weights_copy / "reader.safetensors"
     path.write_bytes(path.read_bytes()[:-10])
     proc = subprocess.run(
-        [sys.executable, "-m", "qa", "ask", HAWAII_HI, "--corpus", str(seed_corpus), "--index",
-         str(tmp_path / "index"), "--model", "hashing:256", "--reader", f"trained:{weights_copy}"],
-        capture_output=True, text=True, cwd=REPO, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "qa",
+            "ask",
+            HAWAII_HI,
+            "--corpus",
+            str(seed_corpus),
+            "--index",
+            str(tmp_path / "index"),
+            "--model",
+            "hashing:256",
+            "--reader",
+            f"trained:{weights_copy}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and str(path) in lines[0] and "corrupt" in lines[0]

@@ -20,19 +20,46 @@ pytestmark = pytest.mark.slow
 TOY = {
     "version": "1.1",
     "data": [
-        {"title": "Rivers", "paragraphs": [
-            {"context": "The Ganga rises in the Himalaya. It flows east to the Bay of Bengal.",
-             "qas": [{"id": "r1", "question": "Where does the Ganga rise?",
-                      "answers": [{"text": "the Himalaya", "answer_start": 19}]}]},
-            {"context": "The Narmada flows west. It reaches the Arabian Sea near Bharuch.",
-             "qas": [{"id": "r2", "question": "Where does the Narmada reach the sea?",
-                      "answers": [{"text": "near Bharuch", "answer_start": 52}]}]},
-        ]},
-        {"title": "Cities", "paragraphs": [
-            {"context": "Pune is a city in Maharashtra. Its population was 3.1 million in 2011.",
-             "qas": [{"id": "c1", "question": "What was the population of Pune in 2011?",
-                      "answers": [{"text": "3.1 million", "answer_start": 50}]}]},
-        ]},
+        {
+            "title": "Rivers",
+            "paragraphs": [
+                {
+                    "context": "The Ganga rises in the Himalaya. It flows east to the Bay of Bengal.",
+                    "qas": [
+                        {
+                            "id": "r1",
+                            "question": "Where does the Ganga rise?",
+                            "answers": [{"text": "the Himalaya", "answer_start": 19}],
+                        }
+                    ],
+                },
+                {
+                    "context": "The Narmada flows west. It reaches the Arabian Sea near Bharuch.",
+                    "qas": [
+                        {
+                            "id": "r2",
+                            "question": "Where does the Narmada reach the sea?",
+                            "answers": [{"text": "near Bharuch", "answer_start": 52}],
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Cities",
+            "paragraphs": [
+                {
+                    "context": "Pune is a city in Maharashtra. Its population was 3.1 million in 2011.",
+                    "qas": [
+                        {
+                            "id": "c1",
+                            "question": "What was the population of Pune in 2011?",
+                            "answers": [{"text": "3.1 million", "answer_start": 50}],
+                        }
+                    ],
+                },
+            ],
+        },
     ],
 }
 
@@ -49,8 +76,15 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Pa
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (converted / name).exists():
             shutil.copy(converted / name, base / name)
-    config = BertConfig(vocab_size=250037, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512, pad_token_id=1)
+    config = BertConfig(
+        vocab_size=250037,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=1,
+    )
     BertModel(config, add_pooling_layer=False).save_pretrained(str(base))
     return base
 
@@ -61,13 +95,31 @@ def write_config(tmp: Path, base: Path, **over: object) -> Path:
     toy = data / "toy.json"
     toy.write_text(json.dumps(TOY), encoding="utf-8")
     cfg = {
-        "base_model": str(base), "data_dir": str(data),
-        "files": [{"file": "toy.json", "lang": "en", "sha256": hashlib.sha256(toy.read_bytes()).hexdigest(),
-                   "weight": 1.0}],
-        "seed": 1, "held_out_fraction": 0.0, "negative_fraction": 0.3, "language_temperature": 0.5,
-        "max_length": 48, "max_question_tokens": 16, "frozen_layers": 1, "batch_size": 4,
-        "learning_rate": 1e-3, "weight_decay": 0.01, "warmup_steps": 1, "total_steps": 4, "save_every": 2,
-        "export_every": 2, "max_answer_tokens": 8,
+        "base_model": str(base),
+        "data_dir": str(data),
+        "files": [
+            {
+                "file": "toy.json",
+                "lang": "en",
+                "sha256": hashlib.sha256(toy.read_bytes()).hexdigest(),
+                "weight": 1.0,
+            }
+        ],
+        "seed": 1,
+        "held_out_fraction": 0.0,
+        "negative_fraction": 0.3,
+        "language_temperature": 0.5,
+        "max_length": 48,
+        "max_question_tokens": 16,
+        "frozen_layers": 1,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "warmup_steps": 1,
+        "total_steps": 4,
+        "save_every": 2,
+        "export_every": 2,
+        "max_answer_tokens": 8,
     }
     cfg.update(over)
     path = tmp / "config.json"
@@ -109,7 +161,7 @@ def test_trains_resumes_exports_and_the_export_loads(tmp_path: Path, tiny_base: 
     assert answer.reader == "trained" and 0.0 <= answer.confidence <= 1.0
     if not answer.abstained:
         src = answer.sources[0]
-        assert src.text[src.answer_start:src.answer_end] == answer.text
+        assert src.text[src.answer_start : src.answer_end] == answer.text
 
 
 def test_refuses_data_whose_hash_differs(tmp_path: Path, tiny_base: Path) -> None:
@@ -135,8 +187,9 @@ def test_logistic_fit_and_threshold_pick() -> None:
     assert calibrate.pick_threshold(np.array([0.2, 0.9]), 0.0) == 0.2  # none may abstain: the lowest
 
 
-def test_workers_give_the_same_batches_and_overrides_and_time_budget_are_recorded(tmp_path: Path,
-                                                                                  tiny_base: Path) -> None:
+def test_workers_give_the_same_batches_and_overrides_and_time_budget_are_recorded(
+    tmp_path: Path, tiny_base: Path
+) -> None:
     import numpy as np
     import train_reader
     from transformers import AutoTokenizer
@@ -147,15 +200,30 @@ def test_workers_give_the_same_batches_and_overrides_and_time_budget_are_recorde
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
     here = train_reader.BatchStream(sampler, tokenizer, cfg, 3, workers=0)
     pool = train_reader.BatchStream(sampler, tokenizer, cfg, 3, workers=2)
-    for (a, b, _) in zip(here, pool, range(4)):  # steps 3..6, featurised in this process and in workers
+    for a, b, _ in zip(here, pool, range(4)):  # steps 3..6, featurised in this process and in workers
         assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
 
     # --set overrides the config; --time-budget fixes total_steps once the warm-up has been timed; both are
     # written to the run's config.json (what --resume follows) and to the manifests.
     config = write_config(tmp_path, tiny_base, warmup_steps=60, total_steps=1000, export_every=1000)
     out = tmp_path / "budget"
-    assert train_reader.main(["--config", str(config), "--out", str(out), "--time-budget", "0.001",
-                              "--set", "batch_size=2", "--set", "negative_fraction=0.5"]) == 0
+    assert (
+        train_reader.main(
+            [
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--time-budget",
+                "0.001",
+                "--set",
+                "batch_size=2",
+                "--set",
+                "negative_fraction=0.5",
+            ]
+        )
+        == 0
+    )
     run_cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert run_cfg["batch_size"] == 2 and run_cfg["negative_fraction"] == 0.5
     assert run_cfg["total_steps"] == 51  # the budget was spent before the timing ended: stop right after it

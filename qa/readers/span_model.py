@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +68,14 @@ def question_ids(tokenizer: Any, question: str, max_question_tokens: int) -> lis
     return ids[:max_question_tokens]
 
 
-def build_window(tokenizer: Any, q_ids: Sequence[int], ctx_ids: Sequence[int],
-                 ctx_offsets: Sequence[tuple[int, int]], first: int, last: int) -> Window:
+def build_window(
+    tokenizer: Any,
+    q_ids: Sequence[int],
+    ctx_ids: Sequence[int],
+    ctx_offsets: Sequence[tuple[int, int]],
+    first: int,
+    last: int,
+) -> Window:
     """The window `<s> question </s></s> context[first:last] </s>` (XLM-R's pair layout)."""
     cls, sep = int(tokenizer.cls_token_id), int(tokenizer.sep_token_id)
     ids = [cls, *q_ids, sep, sep]
@@ -82,8 +89,9 @@ def build_window(tokenizer: Any, q_ids: Sequence[int], ctx_ids: Sequence[int],
     return Window(tuple(int(i) for i in ids), tuple(offsets), context_start, context_end)
 
 
-def context_windows(tokenizer: Any, question: str, context: str, *, max_length: int, stride: int,
-                    max_question_tokens: int) -> list[Window]:
+def context_windows(
+    tokenizer: Any, question: str, context: str, *, max_length: int, stride: int, max_question_tokens: int
+) -> list[Window]:
     """Overlapping windows that cover all of `context`; consecutive windows share `stride` tokens."""
     q_ids = question_ids(tokenizer, question, max_question_tokens)
     ctx_ids, ctx_offsets = tokenize_context(tokenizer, context)
@@ -120,8 +128,15 @@ class SpanScore:
     probability: float  # softmax probability of the span among the window's spans and [CLS]
 
 
-def best_span(window: Window, start_logits: np.ndarray, end_logits: np.ndarray, *, max_answer_tokens: int,
-              segments: Sequence[int] | None = None, merge_within: float | None = None) -> SpanScore | None:
+def best_span(
+    window: Window,
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    *,
+    max_answer_tokens: int,
+    segments: Sequence[int] | None = None,
+    merge_within: float | None = None,
+) -> SpanScore | None:
     """The highest-scoring context span of `window` no longer than `max_answer_tokens`.
 
     `segments[i]` (per input position) keeps a span inside one segment: the caller gives each context token
@@ -199,7 +214,9 @@ def build_network(base: Any) -> Any:
             self.encoder = encoder
             self.qa_outputs = nn.Linear(int(encoder.config.hidden_size), 2)
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             logits = self.qa_outputs(hidden)
             start, end = logits.unbind(dim=-1)
@@ -239,11 +256,18 @@ def export_weights(network: Any, names: Sequence[str], out_dir: Path, manifest: 
         os.chmod(staging, 0o755)  # mkdtemp makes it private; weights are not secret
         save_file(tensors, str(staging / WEIGHTS_FILE))
         info = dict(manifest)
-        info.update({"format": FORMAT_VERSION, "weights": WEIGHTS_FILE,
-                     "sha256": sha256_file(staging / WEIGHTS_FILE), "tensors": len(tensors),
-                     "parameters": int(sum(t.numel() for t in tensors.values()))})
-        (staging / MANIFEST_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
+        info.update(
+            {
+                "format": FORMAT_VERSION,
+                "weights": WEIGHTS_FILE,
+                "sha256": sha256_file(staging / WEIGHTS_FILE),
+                "tensors": len(tensors),
+                "parameters": int(sum(t.numel() for t in tensors.values())),
+            }
+        )
+        (staging / MANIFEST_FILE).write_text(
+            json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
             os.replace(out_dir, old)

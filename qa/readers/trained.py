@@ -31,9 +31,10 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,10 @@ from qa.readers.span_model import (
 from qa.types import Answer, Hit, Source
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "model"
-RESTORE_HINT = ("restore it with `git checkout -- qa/readers/model/` (or reinstall samachar-qa), or retrain it "
-                "with `python training/train_reader.py` (see qa/readers/model/README.md)")
+RESTORE_HINT = (
+    "restore it with `git checkout -- qa/readers/model/` (or reinstall samachar-qa), or retrain it "
+    "with `python training/train_reader.py` (see qa/readers/model/README.md)"
+)
 # Two spans of one sentence within this many logits of each other are one coordinated answer ("X और Y"). On
 # XQuAD-hi's tuning split (articles 0-9, gold paragraph, Hindi questions, an early checkpoint) joining at 0.25
 # raised contains-answer from 51.1 to 52.2 and cost 0.5 F1 (XQuAD has few list answers); 2.0 cost 2.7 F1.
@@ -91,7 +94,7 @@ class ReaderWeights:
         return self.folder / str(self.manifest["weights"])
 
     @classmethod
-    def open(cls, folder: Path | str) -> "ReaderWeights":
+    def open(cls, folder: Path | str) -> ReaderWeights:
         """Raises ReaderWeightsError when the manifest or weights are missing, unreadable or altered."""
         folder = Path(folder)
         manifest_path = folder / MANIFEST_FILE
@@ -113,8 +116,10 @@ class ReaderWeights:
         except OSError as exc:
             raise ReaderWeightsError(weights, f"unreadable ({exc})") from exc
         if digest != manifest["sha256"]:
-            raise ReaderWeightsError(weights, f"corrupt (sha256 {digest[:12]}… where the manifest says "
-                                              f"{str(manifest['sha256'])[:12]}…)")
+            raise ReaderWeightsError(
+                weights,
+                f"corrupt (sha256 {digest[:12]}… where the manifest says {str(manifest['sha256'])[:12]}…)",
+            )
         return cls(folder, manifest)
 
 
@@ -169,18 +174,34 @@ class TrainedReader:
 
     name = "trained"
 
-    def __init__(self, encoder: Encoder | None = None, *, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR,
-                 cache_dir: Path | None = None, max_hits: int = 3, rank_penalty: float = 1.0,
-                 merge_within: float | None = MERGE_WITHIN, early_exit: float | None = EARLY_EXIT,
-                 threshold: float | None = None,
-                 max_answer_tokens: int | None = None, stride: int = 64) -> None:
+    def __init__(
+        self,
+        encoder: Encoder | None = None,
+        *,
+        weights_dir: Path | str = DEFAULT_WEIGHTS_DIR,
+        cache_dir: Path | None = None,
+        max_hits: int = 3,
+        rank_penalty: float = 1.0,
+        merge_within: float | None = MERGE_WITHIN,
+        early_exit: float | None = EARLY_EXIT,
+        threshold: float | None = None,
+        max_answer_tokens: int | None = None,
+        stride: int = 64,
+    ) -> None:
         self.weights = ReaderWeights.open(weights_dir)
         m = self.weights.manifest
         cal = m["calibration"]
-        by_language = () if threshold is not None else tuple(
-            (str(k), float(v)) for k, v in sorted(cal.get("threshold_by_language", {}).items()))
-        self.calibration = Calibration(float(cal["scale"]), float(cal["bias"]),
-                                       float(cal["threshold"] if threshold is None else threshold), by_language)
+        by_language = (
+            ()
+            if threshold is not None
+            else tuple((str(k), float(v)) for k, v in sorted(cal.get("threshold_by_language", {}).items()))
+        )
+        self.calibration = Calibration(
+            float(cal["scale"]),
+            float(cal["bias"]),
+            float(cal["threshold"] if threshold is None else threshold),
+            by_language,
+        )
         self.encoder = encoder
         self.cache_dir = cache_dir
         self.max_hits = max_hits
@@ -239,7 +260,8 @@ class TrainedReader:
             encoder = AutoModel.from_config(base.config, add_pooling_layer=False)
         encoder.embeddings = base.embeddings
         encoder.encoder.layer = torch.nn.ModuleList(
-            [layers[i] if i < frozen else copy.deepcopy(layers[i]) for i in range(len(layers))])
+            [layers[i] if i < frozen else copy.deepcopy(layers[i]) for i in range(len(layers))]
+        )
         network = build_network(encoder)
         network.qa_outputs = torch.nn.Linear(network.qa_outputs.in_features, 2)  # off the meta device
         try:
@@ -249,8 +271,10 @@ class TrainedReader:
         state = network.state_dict()
         wrong = [k for k, v in tensors.items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
         if wrong:
-            raise ReaderWeightsError(self.weights.weights_path,
-                                     f"does not fit the base model ({len(wrong)} tensors, e.g. {wrong[0]})")
+            raise ReaderWeightsError(
+                self.weights.weights_path,
+                f"does not fit the base model ({len(wrong)} tensors, e.g. {wrong[0]})",
+            )
         network.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
         on_meta = [n for n, p in network.named_parameters() if p.is_meta]
         if on_meta:  # every tensor must come from the base or the weights file
@@ -284,9 +308,17 @@ class TrainedReader:
                 off = other.chunk.text.find(answer)
                 if off >= 0 and other.chunk.id != hit.chunk.id:
                     sources.append(Source.from_hit(other, (off, off + len(answer))))
-        return Answer(question=question, text=answer, abstained=False, confidence=confidence,
-                      sources=tuple(sources), sentence=sentence_around(text, a, b), language=language,
-                      quoted=detect_language(answer) != language, reader=self.name)
+        return Answer(
+            question=question,
+            text=answer,
+            abstained=False,
+            confidence=confidence,
+            sources=tuple(sources),
+            sentence=sentence_around(text, a, b),
+            language=language,
+            quoted=detect_language(answer) != language,
+            reader=self.name,
+        )
 
     def _pick(self, question: str, hits: list[Hit]) -> _Pick | None:
         """The best span over every window of every hit: its margin over the window's no-answer score, less
@@ -302,29 +334,52 @@ class TrainedReader:
             best = self._best_of(tokenizer, network, question, hits, group, best)
             # The top passage answers confidently: the others could only win by a wider margin than the
             # rank penalty allows for, which is rare, and reading them costs two thirds of the time.
-            if (self.early_exit is not None and best is not None
-                    and self.calibration.confidence(best.margin) >= self.early_exit):
+            if (
+                self.early_exit is not None
+                and best is not None
+                and self.calibration.confidence(best.margin) >= self.early_exit
+            ):
                 break
         return best
 
-    def _best_of(self, tokenizer: Any, network: Any, question: str, hits: list[Hit], group: list[int],
-                 best: _Pick | None) -> _Pick | None:
+    def _best_of(
+        self,
+        tokenizer: Any,
+        network: Any,
+        question: str,
+        hits: list[Hit],
+        group: list[int],
+        best: _Pick | None,
+    ) -> _Pick | None:
         """`best` or a better pick among the windows of `hits[i]` for i in `group` (one batch)."""
         windows: list[Window] = []
         owners: list[int] = []
         for h in group:
-            for w in context_windows(tokenizer, question, hits[h].chunk.text, max_length=self.max_length,
-                                     stride=self.stride, max_question_tokens=self.max_question_tokens):
+            for w in context_windows(
+                tokenizer,
+                question,
+                hits[h].chunk.text,
+                max_length=self.max_length,
+                stride=self.stride,
+                max_question_tokens=self.max_question_tokens,
+            ):
                 windows.append(w)
                 owners.append(h)
         start_logits, end_logits = self._logits(network, windows, int(tokenizer.pad_token_id))
         for row, (w, h) in enumerate(zip(windows, owners)):
-            span = best_span(w, start_logits[row], end_logits[row], max_answer_tokens=self.max_answer_tokens,
-                             segments=_sentence_ids(hits[h].chunk.text, w), merge_within=self.merge_within)
+            span = best_span(
+                w,
+                start_logits[row],
+                end_logits[row],
+                max_answer_tokens=self.max_answer_tokens,
+                segments=_sentence_ids(hits[h].chunk.text, w),
+                merge_within=self.merge_within,
+            )
             if span is not None:
                 cand = _Pick(h, w, span)
-                if best is None or (cand.margin - self.rank_penalty * cand.hit
-                                    > best.margin - self.rank_penalty * best.hit):
+                if best is None or (
+                    cand.margin - self.rank_penalty * cand.hit > best.margin - self.rank_penalty * best.hit
+                ):
                     best = cand
         return best
 

@@ -1,0 +1,306 @@
+"""The README's figure tables, generated from benchmark results (so they cannot drift from what was measured).
+
+    python benchmarks/figures.py collect   # benchmarks/results/* -> benchmarks/figures.json (committed)
+    python benchmarks/figures.py render    # benchmarks/figures.json -> the tables in README.md
+    python benchmarks/figures.py check     # exit 1 when README.md's tables differ from figures.json (CI)
+
+`make bench` runs every benchmark into `benchmarks/results/` (not committed) and then `collect` and `render`.
+A table sits in README.md between ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->``; the text outside
+the markers is free prose. `collect` keeps a section's old numbers when its result file is absent (a partial
+run updates what it measured) and says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+FIGURES = REPO / "benchmarks" / "figures.json"
+README = REPO / "README.md"
+
+# section -> key -> result file (relative to the results folder), as `make bench` writes them.
+SOURCES: dict[str, dict[str, str]] = {
+    "reader": {
+        "hi": "reader_xquad-trained-hi-all.json",
+        "hi_test": "reader_xquad-trained-hi-test.json",
+        "en": "reader_xquad-trained-en-all.json",
+        "en_test": "reader_xquad-trained-en-test.json",
+    },
+    "e2e": {"hi": "e2e-hi/report.json", "en": "e2e-en/report.json"},
+    "abstention": {"hi": "abstention_xquad-trained-hi.json", "en": "abstention_xquad-trained-en.json"},
+    "seed": {"test": "seed_test/report.json", "tuning": "seed_dev/report.json"},
+    "latency": {"seed": "answer_latency.json", "memory": "reader_memory.json"},
+}
+
+
+def _reader(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "questions": doc["questions"],
+        "f1": doc["f1"],
+        "em": doc["exact_match"],
+        "contains": doc["contains_answer"],
+        "abstained": doc["abstention_rate"],
+        "f1_never_abstaining": doc["never_abstaining"]["f1"],
+        "p50_ms": doc["read_latency_p50_ms"],
+        "p95_ms": doc["read_latency_p95_ms"],
+    }
+
+
+def _report(doc: dict[str, Any]) -> dict[str, Any]:
+    m, counts = doc["metrics"], doc["counts"]
+    out = {
+        "questions": counts["questions"],
+        "answerable": counts["answerable"],
+        "unanswerable": counts["unanswerable"],
+        "r1": m.get("recall@1"),
+        "rk": m.get("recall@k"),
+        "k": doc["k"],
+        "em": m.get("exact_match"),
+        "f1": m.get("f1"),
+        "contains": m.get("contains_answer"),
+        "false_abstention": m.get("false_abstention_rate"),
+        "p50_ms": m.get("latency_p50_ms"),
+        "p95_ms": m.get("latency_p95_ms"),
+    }
+    outcomes = doc.get("outcomes", {})
+    out["abstained_unanswerable"] = outcomes.get("correct_abstention", 0)
+    out["false_abstentions"] = outcomes.get("false_abstention", 0)
+    return out
+
+
+EXTRACT: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "reader": _reader,
+    "e2e": _report,
+    "seed": _report,
+    "abstention": lambda d: {
+        k: d[k]
+        for k in (
+            "outside_questions",
+            "abstention_outside",
+            "inside_questions",
+            "false_abstention_inside",
+            "f1_inside",
+        )
+    },
+    "latency": lambda d: d,
+}
+
+
+def collect(results: Path, figures: Path) -> list[str]:
+    """Update `figures` from the result files present; returns the entries kept from before."""
+    data = json.loads(figures.read_text(encoding="utf-8")) if figures.exists() else {}
+    kept = []
+    for section, files in SOURCES.items():
+        for key, name in files.items():
+            path = results / name
+            if not path.is_file():
+                if key in data.get(section, {}):
+                    kept.append(f"{section}.{key}")
+                continue
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            data.setdefault(section, {})[key] = EXTRACT[section](doc)
+    figures.write_text(
+        json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return kept
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table_reader(f: dict[str, Any]) -> list[str]:
+    names = {
+        "hi": "Hindi, all articles",
+        "hi_test": "Hindi, articles 10–47 (never tuned on)",
+        "en": "English over the Hindi paragraphs, all",
+        "en_test": "English, articles 10–47 (never tuned on)",
+    }
+    lines = [
+        _row("questions", "n", "F1", "EM", "contains", "abstained", "F1 never abstaining", "read p50 / p95"),
+        _row(*["---"] * 8),
+    ]
+    for key, name in names.items():
+        r = f.get(key)
+        if r:
+            lines.append(
+                _row(
+                    name,
+                    str(r["questions"]),
+                    _num(r["f1"]),
+                    _num(r["em"]),
+                    _num(r["contains"]),
+                    f"{r['abstained']:.1f}%",
+                    _num(r["f1_never_abstaining"]),
+                    f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f} ms",
+                )
+            )
+    return lines
+
+
+def _table_e2e(f: dict[str, Any]) -> list[str]:
+    lines = [
+        _row("questions", "R@1", "R@5", "EM", "F1", "contains", "false abstentions", "ask p50 / p95 ms"),
+        _row(*["---"] * 8),
+    ]
+    for key, name in (("hi", "Hindi"), ("en", "English")):
+        r = f.get(key)
+        if r:
+            lines.append(
+                _row(
+                    name,
+                    _num(r["r1"], 3),
+                    _num(r["rk"], 3),
+                    _num(r["em"], 3),
+                    _num(r["f1"], 3),
+                    _num(r["contains"], 3),
+                    _pct(r["false_abstention"]),
+                    f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f}",
+                )
+            )
+    return lines
+
+
+def _table_abstention(f: dict[str, Any]) -> list[str]:
+    lines = [
+        _row(
+            "questions",
+            "abstains, article absent",
+            "false abstentions, article present",
+            "F1, article present",
+        ),
+        _row(*["---"] * 4),
+    ]
+    for key, name in (("hi", "Hindi"), ("en", "English")):
+        r = f.get(key)
+        if r:
+            lines.append(
+                _row(
+                    name,
+                    f"{r['abstention_outside']:.1f}% ({r['outside_questions']})",
+                    f"{r['false_abstention_inside']:.1f}% ({r['inside_questions']})",
+                    _num(r["f1_inside"]),
+                )
+            )
+    return lines
+
+
+def _table_seed(f: dict[str, Any]) -> list[str]:
+    lines = [
+        _row(
+            "set", "questions", "contains", "EM", "F1", "abstains, unanswerable", "false abstentions", "R@1"
+        ),
+        _row(*["---"] * 8),
+    ]
+    for key, name in (
+        ("test", "`eval/seed_test.jsonl` — test set, never tuned on"),
+        ("tuning", "`eval/seed_dev.jsonl` — tuning set"),
+    ):
+        r = f.get(key)
+        if r:
+            lines.append(
+                _row(
+                    name,
+                    f"{r['answerable']} + {r['unanswerable']} unanswerable",
+                    _num(r["contains"], 3),
+                    _num(r["em"], 3),
+                    _num(r["f1"], 3),
+                    f"{r['abstained_unanswerable']} of {r['unanswerable']}",
+                    f"{r['false_abstentions']} of {r['answerable']}",
+                    _num(r["r1"], 3),
+                )
+            )
+    return lines
+
+
+def _table_latency(f: dict[str, Any]) -> list[str]:
+    lines = [_row("measure", "value"), _row("---", "---")]
+    seed = f.get("seed")
+    if seed:
+        lines.append(
+            _row(
+                f"warm `ask()`, seed corpus, {seed['questions']} new questions: p50 / p95",
+                f"{seed['new_p50_ms']:.0f} / {seed['new_p95_ms']:.0f} ms",
+            )
+        )
+        lines.append(
+            _row(
+                "the same questions asked again (query vectors cached): p50 / p95",
+                f"{seed['repeat_p50_ms']:.0f} / {seed['repeat_p95_ms']:.0f} ms",
+            )
+        )
+    memory = f.get("memory")
+    if memory:
+        lines.append(_row("memory the reader adds to the process", f"{memory['reader_adds_mb']} MB"))
+    return lines
+
+
+TABLES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "reader": _table_reader,
+    "e2e": _table_e2e,
+    "abstention": _table_abstention,
+    "seed": _table_seed,
+    "latency": _table_latency,
+}
+_BLOCK = re.compile(r"(<!-- figures:(\w+) -->\n)(.*?)(<!-- /figures:\2 -->)", re.DOTALL)
+
+
+def render_text(readme: str, figures: dict[str, Any]) -> str:
+    """`readme` with every figures block replaced by the table of its section."""
+
+    def block(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name not in TABLES:
+            raise SystemExit(f"README.md has a figures block {name!r}; known: {', '.join(TABLES)}")
+        return m.group(1) + "\n".join(TABLES[name](figures.get(name, {}))) + "\n" + m.group(4)
+
+    return _BLOCK.sub(block, readme)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("action", choices=("collect", "render", "check"))
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    ap.add_argument("--figures", type=Path, default=FIGURES)
+    ap.add_argument("--readme", type=Path, default=README)
+    args = ap.parse_args(argv)
+    if args.action == "collect":
+        kept = collect(args.results, args.figures)
+        print(f"wrote {args.figures}" + (f"; kept earlier figures for {', '.join(kept)}" if kept else ""))
+        return 0
+    figures = json.loads(args.figures.read_text(encoding="utf-8"))
+    readme = args.readme.read_text(encoding="utf-8")
+    rendered = render_text(readme, figures)
+    if args.action == "render":
+        args.readme.write_text(rendered, encoding="utf-8")
+        return 0
+    if rendered != readme:
+        print(
+            f"{args.readme}: the figure tables differ from {args.figures}; run `python benchmarks/figures.py "
+            "render` (or `make bench`)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
