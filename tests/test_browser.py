@@ -5,6 +5,7 @@ about it, delete it, and reload the page or start a new chat. Screenshots go to 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -88,6 +89,14 @@ def wait_until_ready(page: Page) -> None:
     expect(page.locator("#sq-corpus")).to_contain_text("Articles", timeout=30_000)  # the page's load events ran
 
 
+#: The page's local storage, where gr.BrowserState keeps the (encrypted) conversation.
+SAVED_JS = "JSON.stringify(Object.entries(localStorage).sort())"
+
+
+def saved_chat(page: Page) -> str:
+    return str(page.evaluate(f"() => {SAVED_JS}"))
+
+
 def bots(page: Page) -> Any:
     return page.locator("#sq-chat [data-testid='bot']")
 
@@ -167,7 +176,10 @@ def test_citations_scroll_to_the_answers_own_sources(server: str, browser: Brows
 def test_reload_keeps_the_chat_and_new_chat_clears_it(server: str, browser: Browser,
                                                        viewport: dict[str, Any]) -> None:
     page = open_chat(browser, server, **viewport)
+    stored = saved_chat(page)
     ask(page, HAWAII_HI, "दीक्षित")
+    # The chat is written to the browser's storage by the event after the answer: wait for that, not a time.
+    page.wait_for_function(f"() => {SAVED_JS} !== {json.dumps(stored)}")
     page.reload()
     wait_until_ready(page)
     expect(bots(page)).to_have_count(1)
@@ -177,8 +189,10 @@ def test_reload_keeps_the_chat_and_new_chat_clears_it(server: str, browser: Brow
     answer = ask(page, "और अमेरिका की ओर से?", "रुड")
     expect(answer.locator(".sq-readas")).to_contain_text("अमेरिका की ओर से")
 
+    stored = saved_chat(page)
     page.locator("#sq-new-chat").click()
     expect(bots(page)).to_have_count(0)
+    page.wait_for_function(f"() => {SAVED_JS} !== {json.dumps(stored)}")
     page.reload()
     wait_until_ready(page)
     expect(bots(page)).to_have_count(0)
