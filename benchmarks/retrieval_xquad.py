@@ -30,7 +30,8 @@ from benchmarks._xquad import load_xquad  # noqa: E402
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.corpus import parse_article  # noqa: E402
-from qa.retriever import FusionWeights, IndexParams, Retriever, Signals  # noqa: E402
+from qa.pipeline import params_for  # noqa: E402
+from qa.retriever import FusionWeights, Retriever, Signals  # noqa: E402
 
 FOLDS = 4
 GRID = [
@@ -107,13 +108,11 @@ def main() -> int:
     encoder = load_encoder(settings.model, settings.cache_dir)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    retriever = Retriever.build(
-        documents, encoder, IndexParams.for_settings(settings, encoder.model_id), progress=True
-    )
+    retriever = Retriever.build(documents, encoder, params_for(settings, encoder), progress=True)
     build_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         retriever.save(Path(tmp))  # search what users get: the saved and reloaded index
-        retriever = Retriever.load(Path(tmp), encoder, IndexParams.for_settings(settings, encoder.model_id))
+        retriever = Retriever.load(Path(tmp), encoder, params_for(settings, encoder))
 
     # Encode each question once; every search below reuses the cached query vectors.
     cache: dict[str, object] = {}

@@ -44,13 +44,16 @@ from qa.readers.registry import build_reader
 from qa.retriever import EmbedProgress, IndexParams, IngestReport, Retriever, writer_lock
 from qa.types import Answer, ArticleInfo, Document, Hit, Source
 
-
 # Warnings reach the terminal without configuration (logging's last-resort handler): one line each.
 log = logging.getLogger("samachar")
 
 
 def params_for(settings: Settings, encoder: Encoder) -> IndexParams:
-    return IndexParams.for_settings(settings, encoder.model_id)
+    return IndexParams(
+        model=encoder.model_id,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap_sentences=settings.chunk_overlap_sentences,
+    )
 
 
 def make_encoder(settings: Settings) -> Encoder:
@@ -60,25 +63,44 @@ def make_encoder(settings: Settings) -> Encoder:
         raise ModelError(str(exc)) from exc
 
 
-def open_or_build(index_dir: Path, documents: Sequence[Document], encoder: Encoder, params: IndexParams, *,
-                  progress: bool = False, repair: bool = True) -> Retriever:
+def open_or_build(
+    index_dir: Path,
+    documents: Sequence[Document],
+    encoder: Encoder,
+    params: IndexParams,
+    *,
+    progress: bool = False,
+    repair: bool = True,
+) -> Retriever:
     """The index in `index_dir` for exactly these documents: loaded when its manifest matches, updated
     incrementally when the documents changed, rebuilt when missing (or mismatched/corrupt and `repair`).
     The old index stays live until the new one is complete. A read-only index folder is served as it is
     (with a note when it no longer matches the corpus)."""
     try:
         with writer_lock(index_dir):
-            return _open_or_build_locked(index_dir, documents, encoder, params, progress=progress, repair=repair)
+            return _open_or_build_locked(
+                index_dir, documents, encoder, params, progress=progress, repair=repair
+            )
     except IndexReadOnlyError:
         retriever = Retriever.load(index_dir, encoder, params)  # missing, corrupt or mismatched: says so
         if retriever.manifest.get("corpus_fingerprint") != corpus_fingerprint(documents):
-            log.warning("Answering from the read-only index in %s as it is: %s", index_dir,
-                        _corpus_change(retriever, documents))
+            log.warning(
+                "Answering from the read-only index in %s as it is: %s",
+                index_dir,
+                _corpus_change(retriever, documents),
+            )
         return retriever
 
 
-def _open_or_build_locked(index_dir: Path, documents: Sequence[Document], encoder: Encoder,
-                          params: IndexParams, *, progress: bool, repair: bool) -> Retriever:
+def _open_or_build_locked(
+    index_dir: Path,
+    documents: Sequence[Document],
+    encoder: Encoder,
+    params: IndexParams,
+    *,
+    progress: bool,
+    repair: bool,
+) -> Retriever:
     previous: Retriever | None = None
     try:
         previous = Retriever.load(index_dir, encoder, params)
@@ -105,18 +127,25 @@ def _corpus_change(previous: Retriever, documents: Sequence[Document]) -> str:
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     changed = sorted(k for k in set(new) & set(old) if new[k] != old[k])
-    parts = [f"{label} {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}"
-             for label, ids in (("new:", added), ("changed:", changed), ("removed:", removed)) if ids]
-    return ("the articles differ from those indexed (" + "; ".join(parts or ["titles or dates"])
-            + "); only new or changed passages are embedded")
+    parts = [
+        f"{label} {', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}"
+        for label, ids in (("new:", added), ("changed:", changed), ("removed:", removed))
+        if ids
+    ]
+    return (
+        "the articles differ from those indexed ("
+        + "; ".join(parts or ["titles or dates"])
+        + "); only new or changed passages are embedded"
+    )
 
 
 class Assistant:
     """Answers questions over one corpus. Safe to share across threads: searches only read, and an ingest
     swaps in a complete new retriever under a lock."""
 
-    def __init__(self, retriever: Retriever, reader: Reader, settings: Settings, *,
-                 index_dir: Path | None = None) -> None:
+    def __init__(
+        self, retriever: Retriever, reader: Reader, settings: Settings, *, index_dir: Path | None = None
+    ) -> None:
         self.retriever = retriever
         self.reader = reader
         self.settings = settings
@@ -125,22 +154,43 @@ class Assistant:
 
     # -------------------------------------------------------------- construction
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, progress: bool = True,
-                      encoder: Encoder | None = None, repair: bool = True) -> "Assistant":
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        progress: bool = True,
+        encoder: Encoder | None = None,
+        repair: bool = True,
+    ) -> "Assistant":
         """Load the corpus and its index (built or brought up to date first when needed)."""
         settings = settings or Settings.from_env()
         documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
-        return cls.for_documents(documents, index_dir=settings.index_dir, settings=settings, encoder=encoder,
-                                 progress=progress, repair=repair)
+        return cls.for_documents(
+            documents,
+            index_dir=settings.index_dir,
+            settings=settings,
+            encoder=encoder,
+            progress=progress,
+            repair=repair,
+        )
 
     @classmethod
-    def for_documents(cls, documents: Sequence[Document], *, index_dir: Path, settings: Settings,
-                      encoder: Encoder | None = None, progress: bool = True, repair: bool = True) -> "Assistant":
+    def for_documents(
+        cls,
+        documents: Sequence[Document],
+        *,
+        index_dir: Path,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        progress: bool = True,
+        repair: bool = True,
+    ) -> "Assistant":
         encoder = encoder or make_encoder(settings)
         # The reader first: missing or corrupt weights are reported before minutes of indexing.
         reader = build_reader(settings.reader, encoder, cache_dir=settings.cache_dir)
-        retriever = open_or_build(index_dir, documents, encoder, params_for(settings, encoder),
-                                  progress=progress, repair=repair)
+        retriever = open_or_build(
+            index_dir, documents, encoder, params_for(settings, encoder), progress=progress, repair=repair
+        )
         return cls(retriever, reader, settings, index_dir=index_dir)
 
     @property
@@ -157,8 +207,10 @@ class Assistant:
         passages: dict[str, int] = {}
         for chunk in retriever.chunks:
             passages[chunk.doc_id] = passages.get(chunk.doc_id, 0) + 1
-        infos = [ArticleInfo(id=d.id, title=d.title, date=d.date, passages=passages.get(d.id, 0), link=d.link)
-                 for d in retriever.documents.values()]
+        infos = [
+            ArticleInfo(id=d.id, title=d.title, date=d.date, passages=passages.get(d.id, 0), link=d.link)
+            for d in retriever.documents.values()
+        ]
         infos.sort(key=lambda a: (a.title, a.id))
         infos.sort(key=lambda a: a.date or "", reverse=True)
         return infos
@@ -172,7 +224,9 @@ class Assistant:
         if len(question) > self.settings.max_question_chars:
             raise QuestionTooLongError(len(question), self.settings.max_question_chars)
         if any(0xD800 <= ord(ch) <= 0xDFFF for ch in question):  # a lone surrogate is not text
-            raise QuestionError("The question holds invalid characters (an unpaired surrogate). Please retype it.")
+            raise QuestionError(
+                "The question holds invalid characters (an unpaired surrogate). Please retype it."
+            )
         text = unicodedata.normalize("NFC", question).strip()
         # Zero-width and other format characters (U+200B, U+200C/D, U+FEFF) are invisible: a question of only
         # those is empty to the user, whatever the model would make of it.
@@ -190,9 +244,15 @@ class Assistant:
         language = detect_language(text)
         if needs_history(text) and not normalise_history(history):
             # "और अमेरिका की ओर से?" alone names no question: any passage's answer would be a guess.
-            return Answer(question=text, text=FOLLOWUP_MESSAGES[language], abstained=True, confidence=0.0,
-                          language=language, reader=self.reader.name,
-                          timings_ms={"total": (time.perf_counter() - t0) * 1000})
+            return Answer(
+                question=text,
+                text=FOLLOWUP_MESSAGES[language],
+                abstained=True,
+                confidence=0.0,
+                language=language,
+                reader=self.reader.name,
+                timings_ms={"total": (time.perf_counter() - t0) * 1000},
+            )
         query = resolve_followup(text, history)
         retriever = self.retriever  # one consistent snapshot even if an ingest swaps it meanwhile
         hits = retriever.search(query, top_k or self.settings.top_k)
@@ -210,8 +270,14 @@ class Assistant:
         )
 
     # -------------------------------------------------------------- ingest
-    def ingest(self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False,
-               on_progress: EmbedProgress | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        replace: bool = False,
+        progress: bool = False,
+        on_progress: EmbedProgress | None = None,
+    ) -> IngestReport:
         """Add articles (or, with `replace`, replace the articles of the same id). Every file is validated
         before anything changes; the files are copied into the corpus folder (so a later rebuild keeps them)
         and the index is updated atomically.
@@ -228,18 +294,23 @@ class Assistant:
         corpus_dir = self.settings.corpus_dir
         with self._writing() as index_dir:
             plan = _name_plan(paths, documents, self.retriever.documents, corpus_dir, replace)
-            new, report = self.retriever.with_documents([doc for _, _, doc in plan], progress=progress,
-                                                        on_progress=on_progress)
+            new, report = self.retriever.with_documents(
+                [doc for _, _, doc in plan], progress=progress, on_progress=on_progress
+            )
             changes: list[Callable[[], Callable[[], None]]] = []
             for path, name, doc in plan:
                 if name is None:
                     continue
                 changes.append(functools.partial(_copy_into_corpus, Path(path), corpus_dir, name))
                 if replace:
-                    changes.extend(functools.partial(_delete_file, other)
-                                   for other in _other_files(corpus_dir, doc.id, keep=name))
+                    changes.extend(
+                        functools.partial(_delete_file, other)
+                        for other in _other_files(corpus_dir, doc.id, keep=name)
+                    )
             self._commit(new, index_dir, changes)
-        renamed = tuple((Path(p).name, name) for p, name, _ in plan if name is not None and Path(p).name != name)
+        renamed = tuple(
+            (Path(p).name, name) for p, name, _ in plan if name is not None and Path(p).name != name
+        )
         return dataclasses.replace(report, renamed=renamed)
 
     def remove(self, doc_ids: str | Sequence[str]) -> IngestReport:
@@ -256,19 +327,25 @@ class Assistant:
             indexed = self.retriever.documents
             unknown = [doc_id for doc_id in ids if doc_id not in indexed]
             if unknown:
-                raise ArticleNotFoundError(f"No article with the id {unknown[0]!r} is indexed; `qa articles` "
-                                           f"lists the ids.")
+                raise ArticleNotFoundError(
+                    f"No article with the id {unknown[0]!r} is indexed; `qa articles` lists the ids."
+                )
             if len(ids) >= len(indexed):
-                raise CorpusError(corpus_dir, "removing every article would leave the corpus empty; add "
-                                              "another article first")
+                raise CorpusError(
+                    corpus_dir,
+                    "removing every article would leave the corpus empty; add another article first",
+                )
             new, report = self.retriever.with_documents([], remove=ids)
             try:
                 files = corpus_files(corpus_dir)
             except CorpusError:  # no corpus folder or no file left in it: nothing to delete there
                 files = {}
             # An article whose file has gone already only leaves the index.
-            self._commit(new, index_dir, [functools.partial(_delete_file, files[doc_id])
-                                          for doc_id in ids if doc_id in files])
+            self._commit(
+                new,
+                index_dir,
+                [functools.partial(_delete_file, files[doc_id]) for doc_id in ids if doc_id in files],
+            )
         return report
 
     @contextlib.contextmanager
@@ -279,8 +356,9 @@ class Assistant:
             with writer_lock(index_dir):
                 yield index_dir
 
-    def _commit(self, new: Retriever, index_dir: Path,
-                changes: Sequence[Callable[[], Callable[[], None]]]) -> None:
+    def _commit(
+        self, new: Retriever, index_dir: Path, changes: Sequence[Callable[[], Callable[[], None]]]
+    ) -> None:
         """Make `new` live: apply `changes` to the corpus folder (each returns its undo), then save the index.
         Corpus first, index second: if anything fails the changes are undone, so the corpus and the live
         index never disagree."""
@@ -296,8 +374,13 @@ class Assistant:
         self.retriever = new
 
 
-def _name_plan(paths: Sequence[Path], documents: Sequence[Document], indexed: dict[str, Document],
-               corpus_dir: Path, replace: bool) -> list[tuple[Path, str | None, Document]]:
+def _name_plan(
+    paths: Sequence[Path],
+    documents: Sequence[Document],
+    indexed: dict[str, Document],
+    corpus_dir: Path,
+    replace: bool,
+) -> list[tuple[Path, str | None, Document]]:
     """(source file, file name in the corpus or None when nothing is to be copied, document with its final
     id) for each file to ingest."""
     taken = set(indexed) | {d.id for d in documents}
@@ -310,15 +393,33 @@ def _name_plan(paths: Sequence[Path], documents: Sequence[Document], indexed: di
             plan.append((path, path.name, doc))
             continue
         # The same text again (under this id or one it was given before): nothing to add.
-        same = next((k for k, d in indexed.items()
-                     if d.text == doc.text and (k == doc.id or k.startswith(f"{doc.id}-"))), None)
+        same = next(
+            (
+                k
+                for k, d in indexed.items()
+                if d.text == doc.text and (k == doc.id or k.startswith(f"{doc.id}-"))
+            ),
+            None,
+        )
         if same is not None:
-            plan.append((path, None, dataclasses.replace(doc, id=same, title=indexed[same].title,
-                                                         date=indexed[same].date, source=indexed[same].source)))
+            plan.append(
+                (
+                    path,
+                    None,
+                    dataclasses.replace(
+                        doc,
+                        id=same,
+                        title=indexed[same].title,
+                        date=indexed[same].date,
+                        source=indexed[same].source,
+                    ),
+                )
+            )
             continue
         n = 2
-        while f"{doc.id}-{n}" in taken or any((corpus_dir / f"{doc.id}-{n}{suffix}").exists()
-                                               for suffix in SUPPORTED_SUFFIXES):
+        while f"{doc.id}-{n}" in taken or any(
+            (corpus_dir / f"{doc.id}-{n}{suffix}").exists() for suffix in SUPPORTED_SUFFIXES
+        ):
             n += 1
         new_id = f"{doc.id}-{n}"
         taken.add(new_id)
@@ -330,9 +431,15 @@ def _other_files(corpus_dir: Path, doc_id: str, keep: str) -> list[Path]:
     """The corpus files other than `keep` whose names make the article id `doc_id`."""
     if not corpus_dir.is_dir():
         return []
-    return [other for other in sorted(corpus_dir.iterdir())
-            if other.name != keep and other.is_file() and other.suffix.lower() in SUPPORTED_SUFFIXES
-            and not other.name.startswith(".") and slugify(other.stem) == doc_id]
+    return [
+        other
+        for other in sorted(corpus_dir.iterdir())
+        if other.name != keep
+        and other.is_file()
+        and other.suffix.lower() in SUPPORTED_SUFFIXES
+        and not other.name.startswith(".")
+        and slugify(other.stem) == doc_id
+    ]
 
 
 def _copy_into_corpus(path: Path, corpus_dir: Path, name: str) -> Callable[[], None]:

@@ -37,13 +37,18 @@ class SpyEncoder:
 
 
 def _settings(corpus: Path, tmp_path: Path) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
-                    model="hashing:256")
+    return Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", model="hashing:256"
+    )
 
 
-def test_bad_questions_raise_typed_errors_before_any_model_call(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_bad_questions_raise_typed_errors_before_any_model_call(
+    seed_corpus, tmp_path, hashing_encoder
+) -> None:  # type: ignore[no-untyped-def]
     spy = SpyEncoder(hashing_encoder)
-    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=spy, progress=False)
+    assistant = pipeline.Assistant.from_settings(
+        _settings(seed_corpus, tmp_path), encoder=spy, progress=False
+    )
     for empty in ("", "   ", "\n\t ", "\u200b\u200c\u200d\ufeff", " \u200b "):  # invisible is empty
         with pytest.raises(EmptyQuestionError):
             assistant.ask(empty)
@@ -59,8 +64,12 @@ def test_bad_questions_raise_typed_errors_before_any_model_call(seed_corpus, tmp
     assert answer.retrieved and "total" in answer.timings_ms
 
 
-def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_stale_index_is_brought_up_to_date_on_load(
+    seed_corpus,
+    tmp_path,
+    hashing_encoder,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     settings = _settings(seed_corpus, tmp_path)
     first = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     (seed_corpus / "naval.txt").write_text(NAVAL, encoding="utf-8")
@@ -76,23 +85,32 @@ def test_stale_index_is_brought_up_to_date_on_load(seed_corpus, tmp_path, hashin
     assert third.manifest["corpus_fingerprint"] == second.manifest["corpus_fingerprint"]
 
 
-def test_corrupt_index_is_refused_or_repaired(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_index_is_refused_or_repaired(
+    seed_corpus,
+    tmp_path,
+    hashing_encoder,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     settings = _settings(seed_corpus, tmp_path)
     pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     (current_version(settings.index_dir) / "chunks.jsonl").write_text("garbage\n")
     with pytest.raises(IndexCorruptError, match="qa build"):
         pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False, repair=False)
     with caplog.at_level("WARNING", logger="samachar"):
-        repaired = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False,
-                                                    repair=True)
+        repaired = pipeline.Assistant.from_settings(
+            settings, encoder=hashing_encoder, progress=False, repair=True
+        )
     said = [r.getMessage() for r in caplog.records if r.name == "samachar"]
     assert len(said) == 1 and "Rebuilding the index" in said[0] and "chunks.jsonl" in said[0]
     assert "अशुतोष दीक्षित" in repaired.search(HAWAII_HI, 1)[0].chunk.text
 
 
-def test_failed_ingest_rolls_back_corpus_and_index(seed_corpus, tmp_path, hashing_encoder,  # type: ignore[no-untyped-def]
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_ingest_rolls_back_corpus_and_index(
+    seed_corpus,
+    tmp_path,
+    hashing_encoder,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     settings = _settings(seed_corpus, tmp_path)
     assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     live = (settings.index_dir / CURRENT).read_text()
@@ -120,8 +138,9 @@ def test_failed_ingest_rolls_back_corpus_and_index(seed_corpus, tmp_path, hashin
 
 
 def test_questions_during_an_ingest_from_other_threads(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
-    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
-                                                 progress=False)
+    assistant = pipeline.Assistant.from_settings(
+        _settings(seed_corpus, tmp_path), encoder=hashing_encoder, progress=False
+    )
     articles = []
     for n in range(3):
         path = tmp_path / f"extra-{n}.txt"
@@ -162,10 +181,13 @@ def test_process_wide_answer_function(seed_corpus, tmp_path, monkeypatch: pytest
     assert (tmp_path / "index" / CURRENT).is_file()
 
 
-def test_a_hidden_file_name_is_refused_at_ingest_and_never_lost(seed_corpus, tmp_path, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_a_hidden_file_name_is_refused_at_ingest_and_never_lost(
+    seed_corpus, tmp_path, hashing_encoder
+) -> None:  # type: ignore[no-untyped-def]
     """The corpus loader skips hidden files, so ingest refuses them: nothing accepted vanishes at a restart."""
-    assistant = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
-                                                 progress=False)
+    assistant = pipeline.Assistant.from_settings(
+        _settings(seed_corpus, tmp_path), encoder=hashing_encoder, progress=False
+    )
     before = sorted(p.name for p in seed_corpus.iterdir())
     hidden = tmp_path / ".naval.txt"
     hidden.write_text("title: नौसेना अभ्यास\n\nभारतीय नौसेना ने अभ्यास किया।", encoding="utf-8")
@@ -173,8 +195,9 @@ def test_a_hidden_file_name_is_refused_at_ingest_and_never_lost(seed_corpus, tmp
         assistant.ingest([hidden])
     assert ".naval.txt" in str(info.value)
     assert sorted(p.name for p in seed_corpus.iterdir()) == before
-    reloaded = pipeline.Assistant.from_settings(_settings(seed_corpus, tmp_path), encoder=hashing_encoder,
-                                                progress=False)
+    reloaded = pipeline.Assistant.from_settings(
+        _settings(seed_corpus, tmp_path), encoder=hashing_encoder, progress=False
+    )
     assert reloaded.manifest["counts"]["documents"] == assistant.manifest["counts"]["documents"]
 
 
@@ -202,18 +225,28 @@ print("OK", len(hits), report.texts_embedded)
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().startswith("OK 3")
 
 
 def test_a_read_only_index_serves_questions_and_refuses_ingest_in_one_line(  # type: ignore[no-untyped-def]
-        seed_corpus, tmp_path, hashing_encoder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    seed_corpus,
+    tmp_path,
+    hashing_encoder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import errno
 
-    import qa.retriever as retriever_module
+    import qa.index_store as store_module
     from qa.cli import main as cli_main
     from qa.errors import IndexReadOnlyError
 
@@ -229,7 +262,7 @@ def test_a_read_only_index_serves_questions_and_refuses_ingest_in_one_line(  # t
             raise OSError(errno.EROFS, "Read-only file system", str(file))
         return builtins.open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(retriever_module, "open", read_only_open, raising=False)
+    monkeypatch.setattr(store_module, "open", read_only_open, raising=False)
     assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     assert "अशुतोष दीक्षित" in assistant.search(HAWAII_HI, 1)[0].chunk.text
     article = tmp_path / "naval.txt"
@@ -243,14 +276,27 @@ def test_a_read_only_index_serves_questions_and_refuses_ingest_in_one_line(  # t
         stale = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     assert stale.search(HAWAII_HI, 1) and any("read-only index" in r.getMessage() for r in caplog.records)
 
-    code = cli_main(["ingest", str(article), "--corpus", str(seed_corpus), "--index", str(settings.index_dir),
-                     "--model", "hashing:256"])
+    code = cli_main(
+        [
+            "ingest",
+            str(article),
+            "--corpus",
+            str(seed_corpus),
+            "--index",
+            str(settings.index_dir),
+            "--model",
+            "hashing:256",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "read-only" in err[0]
 
 
-def test_a_same_name_article_gets_its_own_id_unless_replace_is_asked(seed_corpus, tmp_path,  # type: ignore[no-untyped-def]
-                                                                     hashing_encoder) -> None:
+def test_a_same_name_article_gets_its_own_id_unless_replace_is_asked(
+    seed_corpus,
+    tmp_path,  # type: ignore[no-untyped-def]
+    hashing_encoder,
+) -> None:
     settings = _settings(seed_corpus, tmp_path)
     assistant = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
     first = tmp_path / "in" / "naval.txt"
@@ -268,7 +314,9 @@ def test_a_same_name_article_gets_its_own_id_unless_replace_is_asked(seed_corpus
     assert sorted(p.name for p in seed_corpus.glob("naval*")) == ["naval-2.md", "naval.txt"]
     # A restart maps each id to exactly the file it was ingested from.
     restarted = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
-    assert {k: v.text for k, v in restarted.retriever.documents.items()} == {k: v.text for k, v in docs.items()}
+    assert {k: v.text for k, v in restarted.retriever.documents.items()} == {
+        k: v.text for k, v in docs.items()
+    }
 
     third = tmp_path / "naval.txt"
     third.write_text("title: वायुसेना\n\nवायुसेना ने जोधपुर में अभ्यास किया।", encoding="utf-8")
@@ -285,4 +333,7 @@ def test_a_same_name_article_gets_its_own_id_unless_replace_is_asked(seed_corpus
     assert assistant.ingest([md], replace=True).replaced_documents == ("naval",)
     assert sorted(p.name for p in seed_corpus.glob("naval*")) == ["naval-2.md", "naval.md"]
     restarted = pipeline.Assistant.from_settings(settings, encoder=hashing_encoder, progress=False)
-    assert "चेन्नई" in restarted.retriever.documents["naval"].text and "naval-3" not in restarted.retriever.documents
+    assert (
+        "चेन्नई" in restarted.retriever.documents["naval"].text
+        and "naval-3" not in restarted.retriever.documents
+    )

@@ -19,6 +19,7 @@ from embeddings.encoder import HashingEncoder
 from qa.chunking import split_sentences
 from qa.corpus import load_corpus, parse_article
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.index_build import index_texts
 from qa.retriever import CHECKSUMMED, CURRENT, IndexParams, Retriever, current_version
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,7 +170,7 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     docs = load_corpus(seed_corpus)
     base = Retriever.build(docs, encoder, _params(encoder))
     # Every distinct chunk and sentence text once: a one-sentence chunk and its sentence share a vector.
-    assert encoder.embedded == base.embedded == len(set(base._texts()))
+    assert encoder.embedded == base.embedded == len(set(index_texts(base.data)))
     encoder.embedded = 0
     new_doc = parse_article(
         "date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
@@ -180,7 +181,11 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     updated, report = base.with_documents([new_doc])
     new_chunks = [c for c in updated.chunks if c.doc_id == "naval-exercise"]
     assert len(new_chunks) >= 1
-    assert encoder.embedded == report.texts_embedded == len(set(updated._texts()) - set(base._texts()))
+    assert (
+        encoder.embedded
+        == report.texts_embedded
+        == len(set(index_texts(updated.data)) - set(index_texts(base.data)))
+    )
     assert report.added_documents == ("naval-exercise",) and report.chunks_added == len(new_chunks)
     assert report.total_chunks == len(base.chunks) + len(new_chunks)
     # Re-ingesting the same article changes nothing and embeds nothing.

@@ -1,0 +1,178 @@
+"""Building an index: chunk the articles, split their sentences, embed what is new, build FAISS and BM25.
+
+Every chunk is embedded whole and sentence by sentence (each sentence with the one before it, for context): a
+question usually asks about one sentence, and its cosine with that sentence is sharper than with the whole
+passage, above all for English questions against Hindi text (see `qa.retriever.FusionWeights`). Vectors of
+texts an earlier index already embedded with the same model are reused, so an ingest embeds only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embeddings.encoder import Encoder
+from embeddings.index import VectorIndex
+from qa.chunking import chunk_document, split_sentences
+from qa.errors import IndexMismatchError
+from qa.index_store import IndexData, IndexParams, Sentence
+from qa.lexical import LexicalIndex
+from qa.types import Chunk, Document
+
+EMBED_BATCH = 64
+#: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the article
+#: being embedded). Texts are embedded article by article, so a caller can show per-file progress.
+EmbedProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added_documents: tuple[str, ...]
+    replaced_documents: tuple[str, ...]
+    unchanged_documents: tuple[str, ...]
+    chunks_added: int
+    #: Texts embedded by the ingest: new or changed chunks and their new sentences (the rest were reused).
+    texts_embedded: int
+    total_chunks: int
+    #: Files saved under another name because an article with their id existed: (file name, new file name).
+    renamed: tuple[tuple[str, str], ...] = ()
+    removed_documents: tuple[str, ...] = ()
+
+
+def document_sentences(doc: Document) -> list[Sentence]:
+    """The sentences of `doc`, each with the start of the sentence before it as its context."""
+    spans = split_sentences(doc.text)
+    return [Sentence(doc.id, s, e, spans[n - 1][0] if n else s) for n, (s, e) in enumerate(spans)]
+
+
+def _text_key(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
+
+
+def build_index(
+    documents: Sequence[Document],
+    encoder: Encoder,
+    params: IndexParams,
+    *,
+    progress: bool = False,
+    previous: tuple[IndexData, str] | None = None,
+    on_progress: EmbedProgress | None = None,
+) -> tuple[IndexData, int]:
+    """Chunk and embed `documents`, each chunk whole and sentence by sentence. Vectors of texts that
+    `previous` already embedded with the same model are reused, so an incremental ingest embeds only new or
+    changed chunks and sentences (`previous` is an index and the model that embedded it). `progress` shows
+    bars on the terminal; `on_progress` is called after each embedded batch (see EmbedProgress). Returns
+    the index and how many texts were embedded."""
+    if params.model != encoder.model_id:
+        raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
+    docs = sorted(documents, key=lambda d: d.id)
+    chunks: list[Chunk] = []
+    for doc in _progress(docs, progress, "Chunking"):
+        chunks.extend(
+            chunk_document(
+                doc,
+                encoder.count_tokens,
+                max_tokens=params.chunk_tokens,
+                overlap_sentences=params.chunk_overlap_sentences,
+            )
+        )
+    # A chunk's sentences are the article's sentences inside it (a chunk cut from one over-long sentence
+    # holds none and is scored by its own vector alone).
+    by_id = {d.id: d for d in docs}
+    per_doc = {d.id: document_sentences(d) for d in docs}
+    rows: dict[Sentence, int] = {}
+    members: list[list[int]] = []
+    for chunk in chunks:
+        members.append(
+            [
+                rows.setdefault(sent, len(rows))
+                for sent in per_doc[chunk.doc_id]
+                if chunk.start <= sent.start and sent.end <= chunk.end
+            ]
+        )
+    sentences = list(rows)
+    texts = [c.text for c in chunks] + [by_id[s.doc_id].text[s.context_start : s.end] for s in sentences]
+    # Vectors already computed for the same text with the same model are reused (an incremental ingest
+    # embeds only new or changed passages); the chunk and the sentence of a one-sentence article are embedded once.
+    known: dict[str, np.ndarray] = {}
+    if previous is not None and previous[1] == params.model:
+        old = previous[0]
+        for text, v in zip(index_texts(old), np.concatenate([old.vectors, old.sentence_vectors])):
+            known[_text_key(params.model, text)] = v
+    keys = [_text_key(params.model, t) for t in texts]
+    row_docs = [c.doc_id for c in chunks] + [s.doc_id for s in sentences]
+    todo: list[int] = []  # rows to embed: the first of each text not known yet
+    pending: set[str] = set()
+    for i, key in enumerate(keys):
+        if key not in known and key not in pending:
+            pending.add(key)
+            todo.append(i)
+    todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
+    batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
+    done = 0
+    for batch in _progress(batches, progress, "Embedding", unit="batch"):
+        for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
+            known[keys[i]] = v
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(done, len(todo), row_docs[batch[-1]])
+    matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        matrix[i] = known[key]
+    vectors, sentence_vectors = matrix[: len(chunks)], matrix[len(chunks) :]
+    data = IndexData(
+        tuple(docs),
+        tuple(chunks),
+        tuple(tuple(m) for m in members),
+        tuple(sentences),
+        vectors,
+        sentence_vectors,
+        VectorIndex.build(vectors),
+        VectorIndex.build(sentence_vectors),
+        LexicalIndex.build([c.text for c in chunks]),
+    )
+    return data, len(todo)
+
+
+def index_texts(data: IndexData) -> list[str]:
+    """Texts of the chunk rows, then of the sentence rows (the order of vectors, sentence_vectors)."""
+    by_id = {d.id: d for d in data.documents}
+    return [c.text for c in data.chunks] + [
+        by_id[s.doc_id].text[s.context_start : s.end] for s in data.sentences
+    ]
+
+
+def merge_documents(
+    current: Sequence[Document], documents: Sequence[Document], remove: Sequence[str] = ()
+) -> tuple[list[Document], list[str], list[str], list[str]]:
+    """`current` with `documents` added (or replacing those of the same id) and the ids in `remove` left out:
+    (the merged documents, added ids, replaced ids, unchanged ids). Raises KeyError for an id in `remove`
+    that `current` does not hold."""
+    known = {d.id: d for d in current}
+    missing = [doc_id for doc_id in remove if doc_id not in known]
+    if missing:
+        raise KeyError(missing[0])
+    added, replaced, unchanged = [], [], []
+    merged = {doc_id: d for doc_id, d in known.items() if doc_id not in set(remove)}
+    for doc in documents:
+        old = merged.get(doc.id)
+        if old is None:
+            added.append(doc.id)
+        elif old.text == doc.text and old.title == doc.title and old.date == doc.date:
+            unchanged.append(doc.id)
+        else:
+            replaced.append(doc.id)
+        merged[doc.id] = doc
+    return list(merged.values()), added, replaced, unchanged
+
+
+def _progress(items: Sequence[Any], enabled: bool, desc: str, unit: str = "doc") -> Any:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit=unit)

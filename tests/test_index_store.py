@@ -1,0 +1,113 @@
+"""The on-disk index store on its own: random vectors, no model (qa/index_store.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.index import VectorIndex
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.index_store import CURRENT, IndexData, IndexParams, Sentence, current_version, load_index, save_index
+from qa.lexical import LexicalIndex
+from qa.types import Chunk, Document
+
+PARAMS = IndexParams(model="random", chunk_tokens=64, chunk_overlap_sentences=0)
+DIM = 8
+
+
+def make_data(n_docs: int = 3, seed: int = 0) -> IndexData:
+    rng = np.random.default_rng(seed)
+    docs, chunks, sentences, members = [], [], [], []
+    for i in range(n_docs):
+        text = f"लेख {i} का पहला वाक्य। लेख {i} का दूसरा वाक्य।"
+        docs.append(Document(id=f"d{i}", title=f"शीर्षक {i}", text=text, source=f"d{i}.txt"))
+        chunks.append(Chunk(id=f"d{i}#0", doc_id=f"d{i}", text=text, start=0, end=len(text)))
+        cut = text.index("।") + 1
+        rows = []
+        for start, end in ((0, cut), (cut + 1, len(text))):
+            rows.append(len(sentences))
+            sentences.append(Sentence(f"d{i}", start, end, 0))
+        members.append(tuple(rows))
+
+    def unit(n: int) -> np.ndarray:
+        v = rng.normal(size=(n, DIM)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    vectors, sentence_vectors = unit(len(chunks)), unit(len(sentences))
+    return IndexData(
+        tuple(docs),
+        tuple(chunks),
+        tuple(members),
+        tuple(sentences),
+        vectors,
+        sentence_vectors,
+        VectorIndex.build(vectors),
+        VectorIndex.build(sentence_vectors),
+        LexicalIndex.build([c.text for c in chunks]),
+    )
+
+
+def manifest() -> dict[str, object]:
+    return {
+        "format_version": 2,
+        "model": "random",
+        "chunk_tokens": 64,
+        "chunk_overlap_sentences": 0,
+        "dim": DIM,
+    }
+
+
+def test_round_trip_keeps_every_row_in_step(tmp_path: Path) -> None:
+    data = make_data()
+    version, written = save_index(tmp_path, data, manifest())
+    assert (tmp_path / CURRENT).read_text().strip() == version.name and set(written["files"])
+    loaded, read = load_index(tmp_path, PARAMS, DIM)
+    assert read == written
+    assert loaded.documents == data.documents and loaded.chunks == data.chunks
+    assert loaded.members == data.members and loaded.sentences == data.sentences
+    np.testing.assert_array_equal(loaded.vectors, data.vectors)
+    np.testing.assert_array_equal(loaded.sentence_vectors, data.sentence_vectors)
+    assert len(loaded.dense) == 3 and len(loaded.sentence_index) == 6 and len(loaded.lexical) == 3
+
+
+def test_a_new_version_goes_live_and_the_one_before_is_kept_one_round(tmp_path: Path) -> None:
+    first, _ = save_index(tmp_path, make_data(seed=1), manifest())
+    second, _ = save_index(tmp_path, make_data(seed=2), manifest())
+    assert current_version(tmp_path) == second and first.is_dir()  # a reader may still be loading it
+    third, _ = save_index(tmp_path, make_data(seed=3), manifest())
+    assert current_version(tmp_path) == third and second.is_dir() and not first.exists()
+
+
+def test_refuses_missing_mismatched_and_corrupt_indexes(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissingError, match="qa build"):
+        load_index(tmp_path, PARAMS, DIM)
+    version, _ = save_index(tmp_path, make_data(), manifest())
+    with pytest.raises(IndexMismatchError, match="chunk_tokens"):
+        load_index(tmp_path, IndexParams("random", 128, 0), DIM)
+    with pytest.raises(IndexMismatchError, match="dim"):
+        load_index(tmp_path, PARAMS, DIM * 2)
+    with open(version / "vectors.npy", "r+b") as fh:  # one flipped byte
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 0xFF]))
+    with pytest.raises(IndexCorruptError, match="vectors.npy"):
+        load_index(tmp_path, PARAMS, DIM)
+
+
+def test_rows_out_of_step_are_refused() -> None:
+    data = make_data()
+    with pytest.raises(ValueError, match="sentence lists"):
+        IndexData(
+            data.documents,
+            data.chunks,
+            data.members[:-1],
+            data.sentences,
+            data.vectors,
+            data.sentence_vectors,
+            data.dense,
+            data.sentence_index,
+            data.lexical,
+        )
