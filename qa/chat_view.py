@@ -55,9 +55,16 @@ def answer_record(answer: Answer, articles: Sequence[ArticleInfo] = ()) -> dict[
         "confidence": answer.confidence,
         "search_query": answer.search_query,
         "sources": [
-            {"title": s.title, "date": s.date, "doc_id": s.doc_id, "link": s.link, "text": s.text,
-             "answer_start": s.answer_start, "answer_end": s.answer_end,
-             "span": s.text[s.answer_start:s.answer_end] if s.answer_start is not None else None}
+            {
+                "title": s.title,
+                "date": s.date,
+                "doc_id": s.doc_id,
+                "link": s.link,
+                "text": s.text,
+                "answer_start": s.answer_start,
+                "answer_end": s.answer_end,
+                "span": s.text[s.answer_start : s.answer_end] if s.answer_start is not None else None,
+            }
             for s in answer.sources
         ],
     }
@@ -83,8 +90,11 @@ def notice_record(status: str, message: str, question: str | None = None, **extr
 
 def conversation_history(conversation: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The answered turns as [{"question", "answer"}] in plain text (what `Assistant.ask` takes as history)."""
-    return [{"question": str(r.get("question") or ""), "answer": str(r.get("answer") or "")}
-            for r in conversation if r.get("status") == "answered"]
+    return [
+        {"question": str(r.get("question") or ""), "answer": str(r.get("answer") or "")}
+        for r in conversation
+        if r.get("status") == "answered"
+    ]
 
 
 def restore_conversation(value: Any) -> list[dict[str, Any]]:
@@ -92,7 +102,9 @@ def restore_conversation(value: Any) -> list[dict[str, Any]]:
     `MAX_SAVED_RECORDS`)."""
     if not isinstance(value, list):
         return []
-    return [dict(r) for r in value if isinstance(r, dict) and r.get("status") in STATUSES][-MAX_SAVED_RECORDS:]
+    return [dict(r) for r in value if isinstance(r, dict) and r.get("status") in STATUSES][
+        -MAX_SAVED_RECORDS:
+    ]
 
 
 def too_long_message(question: str, limit: int) -> str:
@@ -108,7 +120,9 @@ def error_message(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- chat
-def render_chat(conversation: Sequence[Mapping[str, Any]], pending: str | None = None) -> list[dict[str, str]]:
+def render_chat(
+    conversation: Sequence[Mapping[str, Any]], pending: str | None = None
+) -> list[dict[str, str]]:
     """The chat messages of a conversation; `pending` is a question still being answered. The newest
     answer's sources are open, older ones collapsed (one click away)."""
     messages: list[dict[str, str]] = []
@@ -141,15 +155,20 @@ def render_record(record: Mapping[str, Any], n: int, *, open_sources: bool = Tru
         if hint:
             parts.append(f'<p class="sq-hint">{hint}</p>')
     else:
-        cites = "".join(f' <a class="sq-cite" href="#{_card_id(n, i)}">[{i}]</a>'
-                        for i in range(1, len(sources) + 1))
-        parts.append(f'<p class="sq-text"><strong>{_text(str(record.get("answer") or ""))}</strong>{cites}</p>')
+        cites = "".join(
+            f' <a class="sq-cite" href="#{_card_id(n, i)}">[{i}]</a>' for i in range(1, len(sources) + 1)
+        )
+        parts.append(
+            f'<p class="sq-text"><strong>{_text(str(record.get("answer") or ""))}</strong>{cites}</p>'
+        )
         if record.get("quoted"):
             parts.append('<p class="sq-note">(quoted from the Hindi article)</p>')
     meta = []
     confidence = record.get("confidence")
     if status == "answered" and isinstance(confidence, (int, float)) and confidence < LOW_CONFIDENCE:
-        meta.append(f'<span class="sq-low" title="confidence {confidence:.2f}">कम भरोसा · low confidence</span>')
+        meta.append(
+            f'<span class="sq-low" title="confidence {confidence:.2f}">कम भरोसा · low confidence</span>'
+        )
     if record.get("search_query"):
         meta.append(f'<span class="sq-readas">पढ़ा गया / read as: {_text(str(record["search_query"]))}</span>')
     if meta:
@@ -160,8 +179,9 @@ def render_record(record: Mapping[str, Any], n: int, *, open_sources: bool = Tru
     return "".join(parts)
 
 
-def render_sources(sources: Sequence[Mapping[str, Any]], n: int, *, quoted: bool = False,
-                   open_: bool = True) -> str:
+def render_sources(
+    sources: Sequence[Mapping[str, Any]], n: int, *, quoted: bool = False, open_: bool = True
+) -> str:
     """The numbered source cards of answer `n`, in a <details> under the answer: title, date, the article's
     link when it has one, and the passage with the answer span marked."""
     cards = []
@@ -175,10 +195,12 @@ def render_sources(sources: Sequence[Mapping[str, Any]], n: int, *, quoted: bool
             f'<article class="sq-source" id="{_card_id(n, i)}"><div class="sq-source-head">'
             f'<span class="sq-num">[{i}]</span><span class="sq-title">{_text(str(s.get("title") or ""))}</span>'
             f'{date}{link_html}</div><p class="sq-passage">'
-            f'{highlight(str(s.get("text") or ""), s.get("answer_start"), s.get("answer_end"))}</p>{note}</article>'
+            f"{highlight(str(s.get('text') or ''), s.get('answer_start'), s.get('answer_end'))}</p>{note}</article>"
         )
-    return (f'<details class="sq-sources"{" open" if open_ else ""}><summary>स्रोत / Sources ({len(cards)})'
-            f'</summary>{"".join(cards)}</details>')
+    return (
+        f'<details class="sq-sources"{" open" if open_ else ""}><summary>स्रोत / Sources ({len(cards)})'
+        f"</summary>{''.join(cards)}</details>"
+    )
 
 
 def highlight(text: str, start: Any, end: Any) -> str:
@@ -195,8 +217,11 @@ def coverage_hint(record: Mapping[str, Any]) -> str:
         return ""
     count, first, last = coverage["articles"], coverage.get("first"), coverage.get("last")
     nearest = " · ".join(f"«{_text(str(t))}»" for t in coverage.get("nearest") or [])
-    span = f" ({_text(str(first))} – {_text(str(last))})" if first and last and first != last else (
-        f" ({_text(str(first))})" if first else "")
+    span = (
+        f" ({_text(str(first))} – {_text(str(last))})"
+        if first and last and first != last
+        else (f" ({_text(str(first))})" if first else "")
+    )
     if record.get("language") == "hi":
         text = f"यहाँ {count} लेख हैं{span}।"
         return text + (f" इस प्रश्न के सबसे निकट: {nearest}" if nearest else "")
@@ -209,8 +234,10 @@ def _link(url: Any, label: str) -> str:
     record kept in the browser could hold anything)."""
     if not isinstance(url, str) or not url.startswith(_SAFE_LINK):
         return ""
-    return (f' <a class="sq-link" href="{html.escape(url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer">{_text(label)}</a>')
+    return (
+        f' <a class="sq-link" href="{html.escape(url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer">{_text(label)}</a>'
+    )
 
 
 def _card_id(n: int, i: int) -> str:
@@ -228,12 +255,16 @@ def render_articles(articles: Sequence[ArticleInfo]) -> str:
     for a in articles:
         date = f'<span class="sq-date">{_text(a.date)}</span>' if a.date else ""
         link = _link(a.link, "↗")
-        items.append(f'<li class="sq-article"><span class="sq-title">{_text(a.title)}</span>{link}'
-                     f'<div class="sq-article-meta">{date}<span class="sq-passages">{a.passages} '
-                     f'passage{"s" if a.passages != 1 else ""}</span></div></li>')
-    return (f'<div class="sq-corpus"><div class="sq-corpus-head">लेख / Articles '
-            f'<span class="sq-count">({len(articles)})</span></div>'
-            f'<ol class="sq-articles">{"".join(items)}</ol></div>')
+        items.append(
+            f'<li class="sq-article"><span class="sq-title">{_text(a.title)}</span>{link}'
+            f'<div class="sq-article-meta">{date}<span class="sq-passages">{a.passages} '
+            f"passage{'s' if a.passages != 1 else ''}</span></div></li>"
+        )
+    return (
+        f'<div class="sq-corpus"><div class="sq-corpus-head">लेख / Articles '
+        f'<span class="sq-count">({len(articles)})</span></div>'
+        f'<ol class="sq-articles">{"".join(items)}</ol></div>'
+    )
 
 
 def article_choices(articles: Sequence[ArticleInfo]) -> list[tuple[str, str]]:
@@ -245,8 +276,10 @@ def delete_question(article: ArticleInfo | None) -> str:
     """The confirmation asked before deleting `article` (HTML)."""
     if article is None:
         return '<p class="sq-error">Choose an article to delete.</p>'
-    return (f'<p>Delete <b>{_text(article.title)}</b> ({article.passages} passages)? Its file leaves the corpus '
-            f"and no answer will come from it.</p>")
+    return (
+        f"<p>Delete <b>{_text(article.title)}</b> ({article.passages} passages)? Its file leaves the corpus "
+        f"and no answer will come from it.</p>"
+    )
 
 
 def render_removed(report: IngestReport, titles: Mapping[str, str]) -> str:
@@ -257,28 +290,44 @@ def render_removed(report: IngestReport, titles: Mapping[str, str]) -> str:
 # ---------------------------------------------------------------------------------------------- uploads
 def render_ingest(names: Sequence[str], report: IngestReport, articles: Sequence[ArticleInfo]) -> str:
     """The upload status: one line for a few files; for a batch a summary, the articles in a <details>."""
-    parts = [template.format(f"{len(ids)} article{'s' if len(ids) != 1 else ''}")
-             for template, ids in (("added {}", report.added_documents), ("replaced {}", report.replaced_documents),
-                                   ("{} already in the index unchanged", report.unchanged_documents)) if ids]
+    parts = [
+        template.format(f"{len(ids)} article{'s' if len(ids) != 1 else ''}")
+        for template, ids in (
+            ("added {}", report.added_documents),
+            ("replaced {}", report.replaced_documents),
+            ("{} already in the index unchanged", report.unchanged_documents),
+        )
+        if ids
+    ]
     few = len(names) <= LIST_FILES_OVER
     who = ", ".join(f"<b>{_text(n)}</b>" for n in names) if few else f"{len(names)} files"
-    line = (f"✅ {who}: {', '.join(parts)}; <b>{report.chunks_added} passages added</b>, {report.total_chunks} "
-            f"passages in the index. You can ask about them now.")
-    renamed = "".join(f"<li><b>{_text(name)}</b> was saved as <b>{_text(saved)}</b>: an article of that name "
-                      f"already exists.</li>" for name, saved in report.renamed)
+    line = (
+        f"✅ {who}: {', '.join(parts)}; <b>{report.chunks_added} passages added</b>, {report.total_chunks} "
+        f"passages in the index. You can ask about them now."
+    )
+    renamed = "".join(
+        f"<li><b>{_text(name)}</b> was saved as <b>{_text(saved)}</b>: an article of that name "
+        f"already exists.</li>"
+        for name, saved in report.renamed
+    )
     if few:
         return line + (f'<ul class="sq-renamed">{renamed}</ul>' if renamed else "")
     info = {a.id: a for a in articles}
     rows = []
-    for label, ids in (("added", report.added_documents), ("replaced", report.replaced_documents),
-                       ("unchanged", report.unchanged_documents)):
+    for label, ids in (
+        ("added", report.added_documents),
+        ("replaced", report.replaced_documents),
+        ("unchanged", report.unchanged_documents),
+    ):
         for doc_id in ids:
             a = info.get(doc_id)
             title = a.title if a else doc_id
             passages = f", {a.passages} passages" if a else ""
             rows.append(f"<li><b>{_text(title)}</b> <code>{_text(doc_id)}</code> — {label}{passages}</li>")
-    return (f'{line}<details class="sq-batch"><summary>The {len(rows)} articles</summary>'
-            f'<ul>{"".join(rows)}{renamed}</ul></details>')
+    return (
+        f'{line}<details class="sq-batch"><summary>The {len(rows)} articles</summary>'
+        f"<ul>{''.join(rows)}{renamed}</ul></details>"
+    )
 
 
 def render_refused(name: str, reason: str) -> str:

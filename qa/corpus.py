@@ -22,8 +22,8 @@ import html
 import logging
 import re
 import unicodedata
+from collections.abc import Container, Iterable
 from pathlib import Path
-from typing import Container, Iterable
 
 from qa.errors import CorpusError
 from qa.text import DEVANAGARI
@@ -46,8 +46,10 @@ _MD_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FILENAME_DATE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\b|_)")
 # A byline or dateline above the article ("AMN / NEWS DESK", "Nov 06, 2025, 03:54 AM"): no Devanagari and no
 # lower-case Latin letters. Such lines are not headlines.
-_BYLINE_RE = re.compile(rf"^[^a-z{DEVANAGARI}]*$"
-                        rf"|^[A-Z][a-z]{{2,8}}\.? \d{{1,2}},? \d{{4}}\b[^{DEVANAGARI}]*$")
+_BYLINE_RE = re.compile(
+    rf"^[^a-z{DEVANAGARI}]*$"
+    rf"|^[A-Z][a-z]{{2,8}}\.? \d{{1,2}},? \d{{4}}\b[^{DEVANAGARI}]*$"
+)
 # Only unambiguous sentence ends: a '.' may be an initial ("डैनियल पी. ड्रिस्कॉल").
 _SENTENCE_END_RE = re.compile(r"[।॥?!]")
 _SLUG_DROP_RE = re.compile(r"[^\w\u0900-\u0963\u0966-\u097F]+")
@@ -89,8 +91,9 @@ def corpus_files(folder: Path) -> dict[str, Path]:
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            logger.warning("Skipping %s: unsupported suffix (supported: %s)", path,
-                           ", ".join(SUPPORTED_SUFFIXES))
+            logger.warning(
+                "Skipping %s: unsupported suffix (supported: %s)", path, ", ".join(SUPPORTED_SUFFIXES)
+            )
             continue
         paths.append(path)
     if not paths:
@@ -119,11 +122,17 @@ def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
     if path.name.startswith("."):
         # The corpus loader skips hidden files, so an article ingested under such a name would vanish at
         # the next start: one rule for both, refused here with the fix.
-        raise CorpusError(path, "a hidden file name (starting with '.') is never loaded from the corpus; "
-                                "rename the file without the leading '.'")
+        raise CorpusError(
+            path,
+            "a hidden file name (starting with '.') is never loaded from the corpus; "
+            "rename the file without the leading '.'",
+        )
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise CorpusError(path, f"unsupported file type {path.suffix or '(no suffix)'!r}; "
-                                f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise CorpusError(
+            path,
+            f"unsupported file type {path.suffix or '(no suffix)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}",
+        )
     if not path.exists():
         raise CorpusError(path, "the file does not exist")
     if not path.is_file():
@@ -137,24 +146,31 @@ def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
         raise CorpusError(path, f"cannot be read: {exc.strerror or exc}") from exc
     raw = decode_article(data, path)
     doc_id = slugify(path.stem)
-    return parse_article(raw, doc_id=doc_id, source=path.as_posix(), default_date=_date_from_name(path.stem),
-                         path=path)
+    return parse_article(
+        raw, doc_id=doc_id, source=path.as_posix(), default_date=_date_from_name(path.stem), path=path
+    )
 
 
 def decode_article(data: bytes, path: str | Path = "<bytes>") -> str:
     """UTF-8 bytes to text: refuses binary data and other encodings with a message that says why."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 (as Windows Notepad saves "Unicode") is full of NUL bytes: name it rather than call it binary.
-        raise CorpusError(path, "is UTF-16 text; save the article as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 "
-                                "in.txt > out.txt, or \"UTF-8\" in the editor's Save As)")
+        raise CorpusError(
+            path,
+            "is UTF-16 text; save the article as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 "
+            'in.txt > out.txt, or "UTF-8" in the editor\'s Save As)',
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise CorpusError(path, f"looks like a binary file (NUL byte at offset {nul}), not a text article")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorpusError(path, f"is not valid UTF-8 (invalid byte 0x{data[exc.start]:02x} at byte offset "
-                                f"{exc.start}); save the article as UTF-8") from exc
+        raise CorpusError(
+            path,
+            f"is not valid UTF-8 (invalid byte 0x{data[exc.start]:02x} at byte offset "
+            f"{exc.start}); save the article as UTF-8",
+        ) from exc
     sample = text[:10_000]
     controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _CONTROL_OK)
     if sample and controls / len(sample) > 0.05:
@@ -162,8 +178,9 @@ def decode_article(data: bytes, path: str | Path = "<bytes>") -> str:
     return text
 
 
-def parse_article(raw: str, *, doc_id: str, source: str, default_date: str | None = None,
-                  path: str | Path | None = None) -> Document:
+def parse_article(
+    raw: str, *, doc_id: str, source: str, default_date: str | None = None, path: str | Path | None = None
+) -> Document:
     """Parse an article's text (header, title, body) into a Document.
 
     Args:
@@ -279,12 +296,12 @@ def _split_header(text: str) -> tuple[dict[str, str], str]:
         return {}, ""
     seed = _SEED_DATE_RE.match(lines[i])
     if seed:
-        return {"date": seed.group(1)}, "\n".join(lines[i + 1:])
+        return {"date": seed.group(1)}, "\n".join(lines[i + 1 :])
     if lines[i].strip() == "---":
         meta: dict[str, str] = {}
         for j in range(i + 1, len(lines)):
             if lines[j].strip() == "---":
-                return meta, "\n".join(lines[j + 1:])
+                return meta, "\n".join(lines[j + 1 :])
             m = _FRONT_MATTER_LINE_RE.match(lines[j])
             if m:
                 meta[m.group(1).lower()] = _unquote(m.group(2))

@@ -10,8 +10,9 @@ import logging
 import threading
 import time
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.errors import EmbeddingModelError
@@ -161,7 +162,7 @@ class Assistant:
         progress: bool = True,
         encoder: Encoder | None = None,
         repair: bool = True,
-    ) -> "Assistant":
+    ) -> Assistant:
         """Load the corpus and its index (built or brought up to date first when needed)."""
         settings = settings or Settings.from_env()
         documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
@@ -184,7 +185,7 @@ class Assistant:
         encoder: Encoder | None = None,
         progress: bool = True,
         repair: bool = True,
-    ) -> "Assistant":
+    ) -> Assistant:
         encoder = encoder or make_encoder(settings)
         # The reader first: missing or corrupt weights are reported before minutes of indexing.
         reader = build_reader(settings.reader, encoder, cache_dir=settings.cache_dir)

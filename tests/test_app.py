@@ -10,8 +10,9 @@ import re
 import shutil
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # app.py is a script at the repository root, not part of the package
     sys.path.insert(0, str(REPO))
 
-from conftest import free_port
+from conftest import free_port  # noqa: E402
 
 import app  # noqa: E402
 from qa import chat_view as view  # noqa: E402
@@ -28,8 +29,10 @@ from qa.errors import IndexCorruptError  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 
 # Gradio's queue statistics use pandas calls that pandas 3 deprecates; not ours to fix.
-GRADIO_PANDAS_WARNINGS = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
-                          pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+GRADIO_PANDAS_WARNINGS = [
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 pytestmark = GRADIO_PANDAS_WARNINGS
 
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
@@ -151,13 +154,16 @@ def test_follow_up_gets_the_plain_text_history(client: Any, ask_calls: list[tupl
     ask(client, "और अमेरिका की ओर से?")
     # What the reader makes of the follow-up is the evaluation's business (eval/seed_dev.jsonl has this
     # one); the app's part is to hand over the earlier turn as plain text, not the chat's Markdown.
-    assert ask_calls[-1] == ("और अमेरिका की ओर से?",
-                             [{"question": first["question"], "answer": first["answer"]}])
+    assert ask_calls[-1] == (
+        "और अमेरिका की ओर से?",
+        [{"question": first["question"], "answer": first["answer"]}],
+    )
 
 
 @pytest.mark.slow
 def test_empty_and_too_long_messages_never_reach_the_assistant(
-        client: Any, ask_calls: list[tuple[str, Any]]) -> None:
+    client: Any, ask_calls: list[tuple[str, Any]]
+) -> None:
     record, chat, _ = ask(client, "   \n ")
     assert record["status"] == "empty" and view.EMPTY_PROMPT in last_text(chat)
     record, chat, _ = ask(client, "क" * 2001)
@@ -168,8 +174,9 @@ def test_empty_and_too_long_messages_never_reach_the_assistant(
 
 
 @pytest.mark.slow
-def test_two_users_at_once_each_get_their_own_answer(server: str, assistant: Assistant,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_users_at_once_each_get_their_own_answer(
+    server: str, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Both questions must be inside `ask` at the same time, or the barrier breaks and a request fails.
     barrier = threading.Barrier(2, timeout=30)
     real = assistant.ask
@@ -196,7 +203,8 @@ def test_two_users_at_once_each_get_their_own_answer(server: str, assistant: Ass
 
 @pytest.mark.slow
 def test_a_failing_handler_shows_a_message_and_the_app_keeps_serving(
-        client: Any, assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: Any, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: Any, **kw: Any) -> Any:
         raise RuntimeError("the reader fell over")
 
@@ -275,18 +283,25 @@ def test_a_deleted_article_answers_no_more(client: Any, assistant: Assistant, tm
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, data, reason", [
-    ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-    ("latin1.txt", "समाचार".encode("utf-8") + "café".encode("latin-1"), "UTF-8"),
-    ("empty.md", b"  \n\n ", "empty"),
-])
-def test_rejected_upload_leaves_the_index_untouched(client: Any, assistant: Assistant, tmp_path: Path,
-                                                    name: str, data: bytes, reason: str) -> None:
+@pytest.mark.parametrize(
+    "name, data, reason",
+    [
+        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("latin1.txt", "समाचार".encode() + "café".encode("latin-1"), "UTF-8"),
+        ("empty.md", b"  \n\n ", "empty"),
+    ],
+)
+def test_rejected_upload_leaves_the_index_untouched(
+    client: Any, assistant: Assistant, tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
     from gradio_client import handle_file
 
     def state() -> tuple[Any, ...]:
-        return (assistant.retriever, len(assistant.retriever.chunks),
-                sorted(assistant.settings.corpus_dir.iterdir()))
+        return (
+            assistant.retriever,
+            len(assistant.retriever.chunks),
+            sorted(assistant.settings.corpus_dir.iterdir()),
+        )
 
     before = state()
     path = tmp_path / name

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,20 +24,28 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # app.py is a script at the repository root, not part of the package
     sys.path.insert(0, str(REPO))
 
-from conftest import free_port
+from conftest import free_port  # noqa: E402
 
 import app  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
 
 # Gradio's queue statistics use pandas calls that pandas 3 deprecates; not ours to fix.
-GRADIO_PANDAS_WARNINGS = [pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
-                          pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+GRADIO_PANDAS_WARNINGS = [
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 pytestmark = [pytest.mark.browser, pytest.mark.slow, *GRADIO_PANDAS_WARNINGS]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ANSWER_TIMEOUT_MS = 60_000
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
 
@@ -86,7 +95,9 @@ def open_chat(browser: Browser, url: str, width: int, height: int, **context: An
 
 def wait_until_ready(page: Page) -> None:
     expect(page.locator("#sq-input textarea")).to_be_visible(timeout=30_000)
-    expect(page.locator("#sq-corpus")).to_contain_text("Articles", timeout=30_000)  # the page's load events ran
+    expect(page.locator("#sq-corpus")).to_contain_text(
+        "Articles", timeout=30_000
+    )  # the page's load events ran
 
 
 #: The page's local storage, where gr.BrowserState keeps the (encrypted) conversation.
@@ -150,8 +161,9 @@ def test_ask_upload_ask_again_and_delete(server: str, browser: Browser, tmp_path
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_citations_scroll_to_the_answers_own_sources(server: str, browser: Browser, tmp_path: Path,
-                                                     viewport: dict[str, Any]) -> None:
+def test_citations_scroll_to_the_answers_own_sources(
+    server: str, browser: Browser, tmp_path: Path, viewport: dict[str, Any]
+) -> None:
     page = open_chat(browser, server, **viewport)
     ask(page, HAWAII_HI, "दीक्षित")
     ask(page, SECRETARY_HI, "ड्रिस्कॉल")
@@ -173,8 +185,9 @@ def test_citations_scroll_to_the_answers_own_sources(server: str, browser: Brows
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_reload_keeps_the_chat_and_new_chat_clears_it(server: str, browser: Browser,
-                                                       viewport: dict[str, Any]) -> None:
+def test_reload_keeps_the_chat_and_new_chat_clears_it(
+    server: str, browser: Browser, viewport: dict[str, Any]
+) -> None:
     page = open_chat(browser, server, **viewport)
     stored = saved_chat(page)
     ask(page, HAWAII_HI, "दीक्षित")

@@ -17,11 +17,25 @@ SPAN = "अशुतोष दीक्षित"
 
 def _answer(**kw: Any) -> Answer:
     start = PASSAGE.index(SPAN)
-    source = Source(doc_id="d", title="शीर्षक <i>", date="2025-11-06", text=PASSAGE, start=0, end=len(PASSAGE),
-                    score=1.0, answer_start=start, answer_end=start + len(SPAN),
-                    link="https://example.org/a?x=1&y=\"2\"")
-    values: dict[str, Any] = dict(question="q <script>", text=SPAN, abstained=False, confidence=0.9,
-                                  sources=(source, replace(source, doc_id="e", title="दूसरा", link=None)))
+    source = Source(
+        doc_id="d",
+        title="शीर्षक <i>",
+        date="2025-11-06",
+        text=PASSAGE,
+        start=0,
+        end=len(PASSAGE),
+        score=1.0,
+        answer_start=start,
+        answer_end=start + len(SPAN),
+        link='https://example.org/a?x=1&y="2"',
+    )
+    values: dict[str, Any] = dict(
+        question="q <script>",
+        text=SPAN,
+        abstained=False,
+        confidence=0.9,
+        sources=(source, replace(source, doc_id="e", title="दूसरा", link=None)),
+    )
     values.update(kw)
     return Answer(**values)
 
@@ -54,7 +68,9 @@ def test_cards_show_title_date_link_and_marked_span_all_escaped() -> None:
     assert f"<mark>{SPAN}</mark>" in html
     assert "&lt;b&gt;की&lt;/b&gt;" in html and "शीर्षक &lt;i&gt;" in html and "<b>" not in html
     assert "2025-11-06" in html
-    assert 'href="https://example.org/a?x=1&amp;y=&quot;2&quot;"' in html and 'rel="noopener noreferrer"' in html
+    assert (
+        'href="https://example.org/a?x=1&amp;y=&quot;2&quot;"' in html and 'rel="noopener noreferrer"' in html
+    )
     assert html.count('class="sq-link"') == 1  # the second source has no link
     question = view.render_chat([_record()])[0]["content"]
     assert "&lt;script&gt;" in question and "<script>" not in question
@@ -75,8 +91,9 @@ def test_bad_offsets_mark_nothing() -> None:
 def test_low_confidence_tag_only_on_unsure_answers() -> None:
     assert "low confidence" in view.render_record(_record(confidence=0.3), 0)
     assert "low confidence" not in view.render_record(_record(confidence=0.5), 0)
-    abstained = _record(abstained=True, confidence=0.1, text="I could not find this in the articles.",
-                        sources=())
+    abstained = _record(
+        abstained=True, confidence=0.1, text="I could not find this in the articles.", sources=()
+    )
     assert "low confidence" not in view.render_record(abstained, 0)
 
 
@@ -92,8 +109,11 @@ def test_quoted_answers_say_so() -> None:
 
 
 def test_abstention_hints_at_what_the_corpus_covers() -> None:
-    articles = [ArticleInfo("a", "पहला", "2025-11-06", 3), ArticleInfo("b", "दूसरा <x>", "2026-01-25", 2),
-                ArticleInfo("c", "तीसरा", None, 1)]
+    articles = [
+        ArticleInfo("a", "पहला", "2025-11-06", 3),
+        ArticleInfo("b", "दूसरा <x>", "2026-01-25", 2),
+        ArticleInfo("c", "तीसरा", None, 1),
+    ]
     answer = _answer(abstained=True, text="I could not find this in the articles.", sources=(), language="en")
     answer = replace(answer, retrieved=(replace(_answer().sources[0], title="दूसरा <x>"),))
     record = view.answer_record(answer, articles)
@@ -114,8 +134,11 @@ def test_notices_and_pending_question() -> None:
 
 
 def test_history_is_the_answered_turns_in_plain_text() -> None:
-    conversation = [_record(), view.notice_record("error", "x", "q2"),
-                    _record(abstained=True, text="no", sources=())]
+    conversation = [
+        _record(),
+        view.notice_record("error", "x", "q2"),
+        _record(abstained=True, text="no", sources=()),
+    ]
     assert view.conversation_history(conversation) == [{"question": "q <script>", "answer": SPAN}]
 
 
@@ -127,10 +150,12 @@ def test_restore_keeps_well_formed_records_only() -> None:
 
 
 def test_corpus_panel_counts_and_escapes() -> None:
-    articles = [ArticleInfo("a", "पहला <b>", "2025-11-06", 3, "https://example.org/a"),
-                ArticleInfo("b", "दूसरा", None, 1)]
+    articles = [
+        ArticleInfo("a", "पहला <b>", "2025-11-06", 3, "https://example.org/a"),
+        ArticleInfo("b", "दूसरा", None, 1),
+    ]
     html = view.render_articles(articles)
-    assert "Articles <span class=\"sq-count\">(2)</span>" in html
+    assert 'Articles <span class="sq-count">(2)</span>' in html
     assert "पहला &lt;b&gt;" in html and "3 passages" in html and "1 passage<" in html
     assert 'href="https://example.org/a"' in html
     assert view.article_choices(articles) == [("पहला <b> (2025-11-06)", "a"), ("दूसरा", "b")]
@@ -139,17 +164,24 @@ def test_corpus_panel_counts_and_escapes() -> None:
 
 def test_a_big_upload_is_a_summary_and_a_collapsed_list() -> None:
     ids = tuple(f"doc-{i}" for i in range(40))
-    report = IngestReport(added_documents=ids[:38], replaced_documents=(), unchanged_documents=ids[38:],
-                          chunks_added=120, texts_embedded=300, total_chunks=130,
-                          renamed=(("<a>.txt", "a-2.txt"),))
+    report = IngestReport(
+        added_documents=ids[:38],
+        replaced_documents=(),
+        unchanged_documents=ids[38:],
+        chunks_added=120,
+        texts_embedded=300,
+        total_chunks=130,
+        renamed=(("<a>.txt", "a-2.txt"),),
+    )
     articles = [ArticleInfo(i, f"title {i}", None, 3) for i in ids]
     status = view.render_ingest([f"{i}.txt" for i in ids], report, articles)
     summary, _, listing = status.partition("<details")
     assert summary.startswith("✅ 40 files: added 38 articles, 2 articles already in the index unchanged;")
     assert "doc-7.txt" not in summary and "120 passages added" in summary
     assert listing.count("<li>") == 41 and "&lt;a&gt;.txt" in listing
-    few = view.render_ingest(["<x>.txt"], replace(report, added_documents=ids[:1], unchanged_documents=(),
-                                                  renamed=()), articles)
+    few = view.render_ingest(
+        ["<x>.txt"], replace(report, added_documents=ids[:1], unchanged_documents=(), renamed=()), articles
+    )
     assert few.startswith("✅ <b>&lt;x&gt;.txt</b>: added 1 article;") and "<details" not in few
 
 

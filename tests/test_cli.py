@@ -14,13 +14,27 @@ def _args(corpus: Path, index: Path) -> list[str]:
     return ["--corpus", str(corpus), "--index", str(index), "--model", "hashing:256"]
 
 
-def test_build_search_ask_ingest(seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_build_search_ask_ingest(
+    seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     index = tmp_path / "index"
     assert main(["build", *_args(seed_corpus, index)]) == 0
     assert "2 articles" in capsys.readouterr().out
     assert (index / "CURRENT").is_file()
 
-    assert main(["search", "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "-k", "2", "--json", *_args(seed_corpus, index)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?",
+                "-k",
+                "2",
+                "--json",
+                *_args(seed_corpus, index),
+            ]
+        )
+        == 0
+    )
     hits = json.loads(capsys.readouterr().out)
     assert len(hits) == 2 and "अशुतोष दीक्षित" in hits[0]["text"] and hits[0]["date"] == "2025-11-06"
 
@@ -29,8 +43,10 @@ def test_build_search_ask_ingest(seed_corpus: Path, tmp_path: Path, capsys: pyte
     assert {"text", "abstained", "confidence", "sources", "retrieved"} <= answer.keys()
 
     article = tmp_path / "naval.txt"
-    article.write_text("title: नौसेना अभ्यास\ndate: 2026-02-01\n\nभारतीय नौसेना ने समुद्र शक्ति अभ्यास "
-                       "विशाखापत्तनम में किया।", encoding="utf-8")
+    article.write_text(
+        "title: नौसेना अभ्यास\ndate: 2026-02-01\n\nभारतीय नौसेना ने समुद्र शक्ति अभ्यास विशाखापत्तनम में किया।",
+        encoding="utf-8",
+    )
     assert main(["ingest", str(article), *_args(seed_corpus, index)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Added 1, replaced 0") and "embedded)" in out
@@ -39,8 +55,9 @@ def test_build_search_ask_ingest(seed_corpus: Path, tmp_path: Path, capsys: pyte
     assert "समुद्र शक्ति" in json.loads(capsys.readouterr().out)[0]["text"]
 
 
-def test_errors_are_one_line_and_nonzero(tmp_path: Path, seed_corpus: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_and_nonzero(
+    tmp_path: Path, seed_corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["build", *_args(tmp_path / "missing", tmp_path / "index")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "missing" in err
@@ -62,8 +79,9 @@ def test_errors_are_one_line_and_nonzero(tmp_path: Path, seed_corpus: Path,
     assert "100,000" in capsys.readouterr().err
 
 
-def test_mismatched_index_is_refused_by_search_with_hint(seed_corpus: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_mismatched_index_is_refused_by_search_with_hint(
+    seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     index = tmp_path / "index"
     assert main(["build", *_args(seed_corpus, index)]) == 0
     args = ["--corpus", str(seed_corpus), "--index", str(index), "--model", "hashing:128"]

@@ -64,11 +64,18 @@ def test_fingerprint_changes_with_text():
 
 def test_front_matter_header(tmp_path):
     path = tmp_path / "News One.md"
-    path.write_text("---\ntitle: शीर्षक यहाँ\ndate: 2024-03-05\nsource: https://example.com/a\n---\n\n"
-                    "पहला वाक्य। दूसरा वाक्य।\n", encoding="utf-8")
+    path.write_text(
+        "---\ntitle: शीर्षक यहाँ\ndate: 2024-03-05\nsource: https://example.com/a\n---\n\n"
+        "पहला वाक्य। दूसरा वाक्य।\n",
+        encoding="utf-8",
+    )
     doc = load_document(path)
-    assert (doc.id, doc.title, doc.date, doc.source) == ("news-one", "शीर्षक यहाँ", "2024-03-05",
-                                                         "https://example.com/a")
+    assert (doc.id, doc.title, doc.date, doc.source) == (
+        "news-one",
+        "शीर्षक यहाँ",
+        "2024-03-05",
+        "https://example.com/a",
+    )
     assert doc.text == "पहला वाक्य। दूसरा वाक्य।"
 
 
@@ -129,7 +136,7 @@ def test_ids_are_slugs_keeping_devanagari_and_unique(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "pattern"),
     [
-        ("bad.txt", "नम".encode("utf-8") + b"\xff\xfe abc", r"not valid UTF-8 .*byte offset 6"),
+        ("bad.txt", "नम".encode() + b"\xff\xfe abc", r"not valid UTF-8 .*byte offset 6"),
         ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
         ("controls.txt", bytes(range(1, 9)) * 20, "binary"),
         ("empty.txt", b"", "empty"),
@@ -137,7 +144,7 @@ def test_ids_are_slugs_keeping_devanagari_and_unique(tmp_path):
         ("header-only.txt", b" date 2025-01-01 x\n\n", "no article text"),
         # Nothing a lexical index could take a word from: each says what it found, none claims a header.
         ("markup-only.md", b"<b></b> <br/>\n", "only markup"),
-        ("punctuation.txt", "--- !!! ??? ।।".encode("utf-8"), "no words"),
+        ("punctuation.txt", "--- !!! ??? ।।".encode(), "no words"),
         ("header-then-markup.txt", b"title: x\n\n<p></p>\n", "header but no article text"),
     ],
 )
@@ -209,7 +216,8 @@ def test_markup_is_stripped_at_load_so_passages_hold_words_only(tmp_path: Path) 
     path.write_text(
         "title: अभ्यास\n\n<p>सेना के <b>बारह</b> दल शामिल हुए।</p><script>alert('x')</script>\n"
         "**नौसेना** ने [पीआईबी](https://pib.gov.in) को बताया &amp; ![चित्र](a.png) कहा कि 5 * 3 < 20 है।",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     doc = load_document(path)
     assert "सेना के बारह दल शामिल हुए।" in doc.text
     assert "नौसेना ने पीआईबी को बताया & चित्र कहा कि 5 * 3 < 20 है।" in doc.text
