@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             page.goto(url)
             page.locator("#sq-input textarea").fill(args.question)
             page.locator("#sq-input textarea").press("Enter")
-            expect(page.locator("#sq-sources mark").first).to_be_visible(timeout=60_000)
+            expect(page.locator(".sq-source mark").first).to_be_visible(timeout=60_000)
             page.locator("#sq-input textarea").blur()
             page.wait_for_timeout(500)  # let the chat finish scrolling
             args.out.parent.mkdir(parents=True, exist_ok=True)

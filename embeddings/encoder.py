@@ -37,9 +37,9 @@ class Encoder(Protocol):
 def configure_threads() -> int:
     """Use one intra-op thread unless SAMACHAR_TORCH_THREADS says otherwise.
 
-    Measured on the 2-core target machine (benchmarks/encoder_threads.py): a single query took 102 ms with one
-    torch thread and 1,246 ms with two, and a batch of 32 passages 10.8 s against 13.8 s; OpenMP threads that
-    spin against each other (and against a second request) cost far more than they bring on small inputs.
+    On the 2-core target machine two threads are slower than one for a single query and for a batch
+    (benchmarks/encoder_threads.py measures it): OpenMP threads that spin against each other (and against a
+    second request) cost far more than they bring on small inputs.
     """
     import os
 

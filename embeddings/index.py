@@ -16,10 +16,10 @@ from embeddings.errors import VectorIndexError
 
 IndexKind = Literal["flat", "hnsw"]
 
-# Measured by benchmarks/index_scaling.py on one core (384-dim): exact search takes 1.5 ms at 10k rows, 8.5 ms at
-# 50k and 16 ms at 100k, growing linearly, so flat stays exact and fast up to 100k passages (some 15k articles).
-# Above that an HNSW graph answers in ~3 ms; its recall on random vectors (the worst case) is low at 100k rows
-# (0.43 at efSearch 128), so it is used only where flat search would cost tens of ms a query.
+# Exact (flat) search grows linearly with the rows and stays within a few tens of ms on one core up to about
+# 100k passages (benchmarks/index_scaling.py; figures in the README), so flat is the default up to there. Above
+# that an HNSW graph answers faster, but its recall on random vectors (the worst case) is low, so it is used
+# only where flat search would cost tens of ms a query.
 FLAT_MAX_ROWS = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80

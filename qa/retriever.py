@@ -58,12 +58,11 @@ class FusionWeights:
         score = dense + lexical_weight * coverage**coverage_power * bm25 / max_bm25
 
     The best sentence's cosine lifts the passage whose one sentence answers the question above passages that
-    are only about the same topic (XQuAD-hi dense Recall@1 of English questions with chunk vectors alone: 0.872;
-    the hybrid with sentence vectors, 4-fold cross-validated: 0.897 English, 0.942 Hindi).
+    are only about the same topic (above all for English questions; the README's retrieval table compares them).
     ``coverage`` is the share of the query's words found in the BM25 vocabulary. English questions against
-    Hindi articles share almost no words with them (mean coverage 0.07 on XQuAD, Hindi questions 0.93), so their
-    BM25 ranks are noise; weighting by coverage keeps them from dragging dense results down while Hindi
-    questions get the lexical signal. The score stays on the cosine scale, comparable across queries.
+    Hindi articles share almost no words with them, so their BM25 ranks are noise; weighting by coverage keeps
+    them from dragging dense results down while Hindi questions get the lexical signal. The score stays on the
+    cosine scale, comparable across queries.
     The weights are chosen by benchmarks/retrieval_xquad.py on XQuAD-hi, and its headline figures are
     4-fold cross-validated by article (weights chosen on three quarters of the articles, scored on the rest);
     plain and weighted reciprocal-rank fusion and min-max-scaled sums did worse there.
