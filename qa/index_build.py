@@ -114,12 +114,18 @@ def build_index(
     todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
     batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
     done = 0
-    for batch in _progress(batches, progress, "Embedding", unit="batch"):
+    # Counted in texts (passages and sentence windows), not batches: the bar shows texts/s and a time left.
+    bar = _text_bar(len(todo), progress)
+    for batch in batches:
         for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
             known[keys[i]] = v
         done += len(batch)
+        if bar is not None:
+            bar.update(len(batch))
         if on_progress is not None:
             on_progress(done, len(todo), row_docs[batch[-1]])
+    if bar is not None:
+        bar.close()
     matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     for i, key in enumerate(keys):
         matrix[i] = known[key]
@@ -176,3 +182,11 @@ def _progress(items: Sequence[Any], enabled: bool, desc: str, unit: str = "doc")
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, unit=unit)
+
+
+def _text_bar(total: int, enabled: bool) -> Any:
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text", smoothing=0.1)
