@@ -400,7 +400,11 @@ CHAT_JS = """
     event.stopPropagation();
     const box = card.closest('details');
     if (box) box.open = true;
-    card.scrollIntoView({block: 'start', behavior: calm ? 'auto' : 'smooth'});
+    const show = () => card.scrollIntoView({block: 'start', behavior: calm ? 'auto' : 'smooth'});
+    show();
+    // A re-render of the chat just after the click (the conversation being saved to the browser, an answer
+    // arriving) scrolls the chat back to its end; bring the card back once that has settled.
+    setTimeout(show, 600);
     card.classList.remove('sq-flash');
     void card.offsetWidth;  // restart the animation when the same card is clicked again
     card.classList.add('sq-flash');

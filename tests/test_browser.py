@@ -47,6 +47,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ANSWER_TIMEOUT_MS = 60_000
+# UI state (a restored chat, an opened card) can take seconds on a loaded 2-core CI machine: wait up to 20 s
+# before calling it missing (the default is 5 s).
+expect.set_options(timeout=20_000)
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
 
 # A made-up article: no seed article mentions this exercise, its commander or its place.
