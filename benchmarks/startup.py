@@ -70,7 +70,9 @@ def phases(index_dir: Path) -> dict[str, float]:
 def cold_cli(index_dir: Path) -> float:
     env = dict(os.environ, SAMACHAR_INDEX_DIR=str(index_dir), SAMACHAR_CORPUS_DIR=str(REPO / "corpus"))
     t = time.perf_counter()
-    subprocess.run([str(REPO / ".venv" / "bin" / "qa"), "ask", QUESTION], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(REPO / ".venv" / "bin" / "qa"), "ask", QUESTION], env=env, check=True, capture_output=True
+    )
     return round(time.perf_counter() - t, 2)
 
 
@@ -110,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         # Build the index first (a cold start with a built index is what is measured), in a child process so
         # this process imports everything itself, cold.
         env = dict(os.environ, SAMACHAR_INDEX_DIR=str(index_dir), SAMACHAR_CORPUS_DIR=str(REPO / "corpus"))
-        subprocess.run([str(REPO / ".venv" / "bin" / "qa"), "build"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "qa"), "build"], env=env, check=True, capture_output=True
+        )
         result = {"phases_s": phases(index_dir), "qa_ask_cold_s": cold_cli(index_dir)}
         result["app_serving_cold_s"] = cold_app(index_dir)
     finally:
