@@ -18,6 +18,7 @@ from pathlib import Path
 from qa.config import Settings
 from qa.errors import QAError
 from qa.evaluate import EvaluationInterrupted
+from qa.index_build import Embedder
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -43,16 +44,47 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where passages are embedded: this process (default) or a Ray cluster",
+    )
+    p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default: a local Ray")
+    p.add_argument("--num-workers", type=int, default=2, help="Ray encoder actors (default 2)")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per Ray batch (default 64)")
+
+
+def _embedder(args: argparse.Namespace, settings: Settings) -> Embedder | None:
+    from qa.ray_engine import embedder_for
+
+    return embedder_for(
+        args.engine,
+        settings.model,
+        settings.cache_dir,
+        **(
+            {}
+            if args.engine == "local"
+            else {"address": args.address, "num_workers": args.num_workers, "batch_size": args.batch_size}
+        ),
+    )
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from qa.corpus import load_corpus
     from qa.pipeline import make_encoder, params_for
     from qa.retriever import Retriever, writer_lock
 
     settings = _settings(args)
+    # Validated here, before any embedding: a bad file fails the job naming it, and nothing is published.
     documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
+    embed = _embedder(args, settings)
     encoder = make_encoder(settings)
     with writer_lock(settings.index_dir):
-        retriever = Retriever.build(documents, encoder, params_for(settings, encoder), progress=True)
+        retriever = Retriever.build(
+            documents, encoder, params_for(settings, encoder), progress=True, embed=embed
+        )
         version = retriever.save(settings.index_dir)
     counts = retriever.manifest["counts"]
     print(
@@ -66,7 +98,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from qa.pipeline import Assistant
 
     assistant = Assistant.from_settings(_settings(args), progress=True, repair=False)
-    report = assistant.ingest(args.paths, replace=args.replace, progress=True)
+    report = assistant.ingest(
+        args.paths, replace=args.replace, progress=True, embed=_embedder(args, assistant.settings)
+    )
     print(
         f"Added {len(report.added_documents)}, replaced {len(report.replaced_documents)}, unchanged "
         f"{len(report.unchanged_documents)} articles; {report.chunks_added} passages from them "
@@ -284,10 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="(re)build the index from the corpus folder")
     _common(p)
+    _engine(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ingest", help="add or replace articles; embeds only new or changed passages")
     _common(p)
+    _engine(p)
     p.add_argument("paths", nargs="+", type=Path, help=".txt or .md articles")
     p.add_argument(
         "--replace",

@@ -27,6 +27,9 @@ EMBED_BATCH = 64
 #: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the article
 #: being embedded). Texts are embedded article by article, so a caller can show per-file progress.
 EmbedProgress = Callable[[int, int, str], None]
+#: Embeds passage texts elsewhere (e.g. `qa.ray_engine.ray_embedder`): all the texts a build must embed, in one
+#: call; returns one L2-normalised float32 row per text, in order. Without one, the build embeds in-process.
+Embedder = Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,13 @@ def build_index(
     progress: bool = False,
     previous: tuple[IndexData, str] | None = None,
     on_progress: EmbedProgress | None = None,
+    embed: Embedder | None = None,
 ) -> tuple[IndexData, int]:
     """Chunk and embed `documents`, each chunk whole and sentence by sentence. Vectors of texts that
     `previous` already embedded with the same model are reused, so an incremental ingest embeds only new or
     changed chunks and sentences (`previous` is an index and the model that embedded it). `progress` shows
-    bars on the terminal; `on_progress` is called after each embedded batch (see EmbedProgress). Returns
-    the index and how many texts were embedded."""
+    bars on the terminal; `on_progress` is called after each embedded batch (see EmbedProgress); `embed`
+    embeds elsewhere instead (see Embedder). Returns the index and how many texts were embedded."""
     if params.model != encoder.model_id:
         raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
     docs = sorted(documents, key=lambda d: d.id)
@@ -112,10 +116,21 @@ def build_index(
             pending.add(key)
             todo.append(i)
     todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
-    batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
+    if embed is not None and todo:
+        embedded = embed([texts[i] for i in todo])
+        if embedded.shape != (len(todo), encoder.dim):
+            raise ValueError(
+                f"the embedder returned {embedded.shape} for {len(todo)} texts of dimension {encoder.dim}"
+            )
+        for i, v in zip(todo, embedded):
+            known[keys[i]] = v
+        todo_local: list[int] = []
+    else:
+        todo_local = todo
+    batches = [todo_local[i : i + EMBED_BATCH] for i in range(0, len(todo_local), EMBED_BATCH)]
     done = 0
     # Counted in texts (passages and sentence windows), not batches: the bar shows texts/s and a time left.
-    bar = _text_bar(len(todo), progress)
+    bar = _text_bar(len(todo_local), progress)
     for batch in batches:
         for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
             known[keys[i]] = v
@@ -123,7 +138,7 @@ def build_index(
         if bar is not None:
             bar.update(len(batch))
         if on_progress is not None:
-            on_progress(done, len(todo), row_docs[batch[-1]])
+            on_progress(done, len(todo_local), row_docs[batch[-1]])
     if bar is not None:
         bar.close()
     matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)

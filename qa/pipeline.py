@@ -39,6 +39,7 @@ from qa.errors import (
 )
 from qa.files import write_atomic
 from qa.followup import needs_history, normalise_history, resolve_followup
+from qa.index_build import Embedder
 from qa.language import FOLLOWUP_MESSAGES, detect_language
 from qa.readers.base import Reader
 from qa.readers.registry import build_reader
@@ -278,6 +279,7 @@ class Assistant:
         replace: bool = False,
         progress: bool = False,
         on_progress: EmbedProgress | None = None,
+        embed: Embedder | None = None,
     ) -> IngestReport:
         """Add articles (or, with `replace`, replace the articles of the same id). Every file is validated
         before anything changes; the files are copied into the corpus folder (so a later rebuild keeps them)
@@ -286,7 +288,8 @@ class Assistant:
         An article id is one file of the corpus. A file whose id is taken by an article with other text is
         saved under a new name and id ("a.md" beside "a.txt" becomes "a-2.md") unless `replace` is given;
         then the file it replaces leaves the corpus. The same text again, or the corpus file itself, keeps
-        its id. `progress` shows bars on the terminal; `on_progress` is told of each embedded batch.
+        its id. `progress` shows bars on the terminal; `on_progress` is told of each embedded batch; `embed`
+        embeds the new passages elsewhere (`qa.ray_engine.ray_embedder`).
         """
         documents = [load_document(Path(p), max_bytes=self.settings.max_article_bytes) for p in paths]
         ids = [d.id for d in documents]
@@ -296,7 +299,7 @@ class Assistant:
         with self._writing() as index_dir:
             plan = _name_plan(paths, documents, self.retriever.documents, corpus_dir, replace)
             new, report = self.retriever.with_documents(
-                [doc for _, _, doc in plan], progress=progress, on_progress=on_progress
+                [doc for _, _, doc in plan], progress=progress, on_progress=on_progress, embed=embed
             )
             changes: list[Callable[[], Callable[[], None]]] = []
             for path, name, doc in plan:

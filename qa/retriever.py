@@ -18,7 +18,7 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 from qa.corpus import corpus_fingerprint
-from qa.index_build import EmbedProgress, IngestReport, build_index, merge_documents
+from qa.index_build import Embedder, EmbedProgress, IngestReport, build_index, merge_documents
 from qa.index_store import (
     CHECKSUMMED,
     CURRENT,
@@ -144,6 +144,7 @@ class Retriever:
         progress: bool = False,
         previous: Retriever | None = None,
         on_progress: EmbedProgress | None = None,
+        embed: Embedder | None = None,
     ) -> Retriever:
         """Chunk and embed `documents` (`qa.index_build.build_index`); vectors `previous` already holds are
         reused."""
@@ -154,6 +155,7 @@ class Retriever:
             progress=progress,
             previous=None if previous is None else (previous.data, previous.params.model),
             on_progress=on_progress,
+            embed=embed,
         )
         return cls(encoder, params, data, embedded=embedded)
 
@@ -164,12 +166,19 @@ class Retriever:
         remove: Sequence[str] = (),
         progress: bool = False,
         on_progress: EmbedProgress | None = None,
+        embed: Embedder | None = None,
     ) -> tuple[Retriever, IngestReport]:
         """A new retriever with `documents` added (or replacing those with the same id) and the articles whose
         ids are in `remove` left out. Raises KeyError for an id in `remove` that is not indexed."""
         merged, added, replaced, unchanged = merge_documents(list(self.documents.values()), documents, remove)
         new = Retriever.build(
-            merged, self.encoder, self.params, progress=progress, previous=self, on_progress=on_progress
+            merged,
+            self.encoder,
+            self.params,
+            progress=progress,
+            previous=self,
+            on_progress=on_progress,
+            embed=embed,
         )
         changed = set(added) | set(replaced)
         report = IngestReport(
