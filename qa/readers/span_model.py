@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.files import sha256_file
+from qa.files import publish_folder, sha256_file
 
 WEIGHTS_FILE = "reader.safetensors"
 MANIFEST_FILE = "manifest.json"
@@ -268,13 +268,7 @@ def export_weights(network: Any, names: Sequence[str], out_dir: Path, manifest: 
         (staging / MANIFEST_FILE).write_text(
             json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-            os.replace(staging, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
+        publish_folder(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
