@@ -116,31 +116,17 @@ def build_index(
             pending.add(key)
             todo.append(i)
     todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
-    if embed is not None and todo:
-        embedded = embed([texts[i] for i in todo])
-        if embedded.shape != (len(todo), encoder.dim):
-            raise ValueError(
-                f"the embedder returned {embedded.shape} for {len(todo)} texts of dimension {encoder.dim}"
-            )
-        for i, v in zip(todo, embedded):
-            known[keys[i]] = v
-        todo_local: list[int] = []
+    todo_texts = [texts[i] for i in todo]
+    if embed is None:
+        embedded = _embed_here(encoder, todo_texts, [row_docs[i] for i in todo], progress, on_progress)
     else:
-        todo_local = todo
-    batches = [todo_local[i : i + EMBED_BATCH] for i in range(0, len(todo_local), EMBED_BATCH)]
-    done = 0
-    # Counted in texts (passages and sentence windows), not batches: the bar shows texts/s and a time left.
-    bar = _text_bar(len(todo_local), progress)
-    for batch in batches:
-        for i, v in zip(batch, encoder.encode_passages([texts[i] for i in batch])):
-            known[keys[i]] = v
-        done += len(batch)
-        if bar is not None:
-            bar.update(len(batch))
-        if on_progress is not None:
-            on_progress(done, len(todo_local), row_docs[batch[-1]])
-    if bar is not None:
-        bar.close()
+        embedded = embed(todo_texts) if todo else np.zeros((0, encoder.dim), dtype=np.float32)
+    if embedded.shape != (len(todo), encoder.dim):
+        raise ValueError(
+            f"the embedder returned {embedded.shape} for {len(todo)} texts of dimension {encoder.dim}"
+        )
+    for i, v in zip(todo, embedded):
+        known[keys[i]] = v
     matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     for i, key in enumerate(keys):
         matrix[i] = known[key]
@@ -197,6 +183,26 @@ def _progress(items: Sequence[Any], enabled: bool, desc: str, unit: str = "doc")
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, unit=unit)
+
+
+def _embed_here(
+    encoder: Encoder, texts: list[str], doc_ids: list[str], progress: bool, on_progress: EmbedProgress | None
+) -> np.ndarray:
+    """`texts` embedded in this process, batch by batch (article by article: `doc_ids[i]` is the article of
+    `texts[i]`), with a progress bar and `on_progress` after each batch."""
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    # Counted in texts (passages and sentence windows), not batches: the bar shows texts/s and a time left.
+    bar = _text_bar(len(texts), progress)
+    for start in range(0, len(texts), EMBED_BATCH):
+        end = min(start + EMBED_BATCH, len(texts))
+        out[start:end] = encoder.encode_passages(texts[start:end])
+        if bar is not None:
+            bar.update(end - start)
+        if on_progress is not None:
+            on_progress(end, len(texts), doc_ids[end - 1])
+    if bar is not None:
+        bar.close()
+    return out
 
 
 def _text_bar(total: int, enabled: bool) -> Any:

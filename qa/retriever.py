@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from embeddings.encoder import Encoder
+from embeddings.index import VectorIndex
 from qa.corpus import corpus_fingerprint
 from qa.index_build import Embedder, EmbedProgress, IngestReport, build_index, merge_documents
 from qa.index_store import (
@@ -25,12 +26,14 @@ from qa.index_store import (
     FORMAT_VERSION,
     IndexData,
     IndexParams,
+    Sentence,
     current_version,
     load_index,
     save_index,
     writer_lock,
 )
-from qa.types import Document, Hit
+from qa.lexical import LexicalIndex
+from qa.types import Chunk, Document, Hit
 
 # The names other modules import from here (the index's store and build live in their own modules).
 __all__ = [
@@ -115,23 +118,49 @@ class Retriever:
         self.params = params
         self.data = data
         self.documents = {d.id: d for d in data.documents}
-        self.chunks = list(data.chunks)
-        self.vectors = data.vectors
-        self.dense = data.dense
-        self.lexical = data.lexical
-        self.sentences = list(data.sentences)
-        self.sentence_vectors = data.sentence_vectors
-        self.sentence_index = data.sentence_index
-        #: Row ids of each chunk's sentences (``members[i]`` for ``chunks[i]``), and the inverse.
-        self.members = list(data.members)
-        self._sentence_chunks: list[list[int]] = [[] for _ in self.sentences]
-        for i, rows in enumerate(self.members):
+        # The chunks of each sentence row: the inverse of `members`, for the sentence index's hits.
+        self._sentence_chunks: list[list[int]] = [[] for _ in data.sentences]
+        for i, rows in enumerate(data.members):
             for j in rows:
                 self._sentence_chunks[j].append(i)
         self.fusion = fusion or FusionWeights()
         self.manifest = manifest or self._make_manifest()
         #: How many texts (chunks and sentences) the build that made this retriever embedded (0 when loaded).
         self.embedded = embedded
+
+    # The index's parts, read through from `data` (one copy of the state).
+    @property
+    def chunks(self) -> tuple[Chunk, ...]:
+        return self.data.chunks
+
+    @property
+    def members(self) -> tuple[tuple[int, ...], ...]:
+        """Row ids of each chunk's sentences (``members[i]`` for ``chunks[i]``)."""
+        return self.data.members
+
+    @property
+    def sentences(self) -> tuple[Sentence, ...]:
+        return self.data.sentences
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.data.vectors
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        return self.data.sentence_vectors
+
+    @property
+    def dense(self) -> VectorIndex:
+        return self.data.dense
+
+    @property
+    def sentence_index(self) -> VectorIndex:
+        return self.data.sentence_index
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        return self.data.lexical
 
     # ------------------------------------------------------------------ build
     @classmethod
