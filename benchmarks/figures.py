@@ -144,108 +144,93 @@ def _row(*cells: str) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _table_reader(f: dict[str, Any]) -> list[str]:
-    names = {
-        "hi": "Hindi, all articles",
-        "hi_test": "Hindi, articles 10–47 (never tuned on)",
-        "en": "English over the Hindi paragraphs, all",
-        "en_test": "English, articles 10–47 (never tuned on)",
-    }
-    lines = [
-        _row("questions", "n", "F1", "EM", "contains", "abstained", "F1 never abstaining", "read p50 / p95"),
-        _row(*["---"] * 8),
-    ]
-    for key, name in names.items():
-        r = f.get(key)
-        if r:
-            lines.append(
-                _row(
-                    name,
-                    str(r["questions"]),
-                    _num(r["f1"]),
-                    _num(r["em"]),
-                    _num(r["contains"]),
-                    f"{r['abstained']:.1f}%",
-                    _num(r["f1_never_abstaining"]),
-                    f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f} ms",
-                )
-            )
+def _table(
+    header: tuple[str, ...],
+    named: tuple[tuple[str, str], ...],
+    figures: dict[str, Any],
+    cells: Callable[[dict[str, Any]], list[str]],
+) -> list[str]:
+    """A Markdown table: `header`, then for each (key, name) in `named` that `figures` holds, the row `name`
+    and `cells(figures[key])`."""
+    lines = [_row(*header), _row(*["---"] * len(header))]
+    for key, name in named:
+        if figures.get(key):
+            lines.append(_row(name, *cells(figures[key])))
     return lines
+
+
+LANGUAGES = (("hi", "Hindi"), ("en", "English"))
+
+
+def _table_reader(f: dict[str, Any]) -> list[str]:
+    return _table(
+        ("questions", "n", "F1", "EM", "contains", "abstained", "F1 never abstaining", "read p50 / p95"),
+        (
+            ("hi", "Hindi, all articles"),
+            ("hi_test", "Hindi, articles 10–47 (never tuned on)"),
+            ("en", "English over the Hindi paragraphs, all"),
+            ("en_test", "English, articles 10–47 (never tuned on)"),
+        ),
+        f,
+        lambda r: [
+            str(r["questions"]),
+            _num(r["f1"]),
+            _num(r["em"]),
+            _num(r["contains"]),
+            f"{r['abstained']:.1f}%",
+            _num(r["f1_never_abstaining"]),
+            f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f} ms",
+        ],
+    )
 
 
 def _table_e2e(f: dict[str, Any]) -> list[str]:
-    lines = [
-        _row("questions", "R@1", "R@5", "EM", "F1", "contains", "false abstentions", "ask p50 / p95 ms"),
-        _row(*["---"] * 8),
-    ]
-    for key, name in (("hi", "Hindi"), ("en", "English")):
-        r = f.get(key)
-        if r:
-            lines.append(
-                _row(
-                    name,
-                    _num(r["r1"], 3),
-                    _num(r["rk"], 3),
-                    _num(r["em"], 3),
-                    _num(r["f1"], 3),
-                    _num(r["contains"], 3),
-                    _pct(r["false_abstention"]),
-                    f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f}",
-                )
-            )
-    return lines
+    return _table(
+        ("questions", "R@1", "R@5", "EM", "F1", "contains", "false abstentions", "ask p50 / p95 ms"),
+        LANGUAGES,
+        f,
+        lambda r: [
+            *(_num(r[k], 3) for k in ("r1", "rk", "em", "f1", "contains")),
+            _pct(r["false_abstention"]),
+            f"{r['p50_ms']:.0f} / {r['p95_ms']:.0f}",
+        ],
+    )
 
 
 def _table_abstention(f: dict[str, Any]) -> list[str]:
-    lines = [
-        _row(
+    return _table(
+        (
             "questions",
             "abstains, article absent",
             "false abstentions, article present",
             "F1, article present",
         ),
-        _row(*["---"] * 4),
-    ]
-    for key, name in (("hi", "Hindi"), ("en", "English")):
-        r = f.get(key)
-        if r:
-            lines.append(
-                _row(
-                    name,
-                    f"{r['abstention_outside']:.1f}% ({r['outside_questions']})",
-                    f"{r['false_abstention_inside']:.1f}% ({r['inside_questions']})",
-                    _num(r["f1_inside"]),
-                )
-            )
-    return lines
+        LANGUAGES,
+        f,
+        lambda r: [
+            f"{r['abstention_outside']:.1f}% ({r['outside_questions']})",
+            f"{r['false_abstention_inside']:.1f}% ({r['inside_questions']})",
+            _num(r["f1_inside"]),
+        ],
+    )
 
 
 def _table_seed(f: dict[str, Any]) -> list[str]:
-    lines = [
-        _row(
-            "set", "questions", "contains", "EM", "F1", "abstains, unanswerable", "false abstentions", "R@1"
+    return _table(
+        ("set", "questions", "contains", "EM", "F1", "abstains, unanswerable", "false abstentions", "R@1"),
+        (
+            ("test", "`eval/seed_test.jsonl` — test set, never tuned on"),
+            ("tuning", "`eval/seed_dev.jsonl` — tuning set"),
         ),
-        _row(*["---"] * 8),
-    ]
-    for key, name in (
-        ("test", "`eval/seed_test.jsonl` — test set, never tuned on"),
-        ("tuning", "`eval/seed_dev.jsonl` — tuning set"),
-    ):
-        r = f.get(key)
-        if r:
-            lines.append(
-                _row(
-                    name,
-                    f"{r['answerable']} + {r['unanswerable']} unanswerable",
-                    _num(r["contains"], 3),
-                    _num(r["em"], 3),
-                    _num(r["f1"], 3),
-                    f"{r['abstained_unanswerable']} of {r['unanswerable']}",
-                    f"{r['false_abstentions']} of {r['answerable']}",
-                    _num(r["r1"], 3),
-                )
-            )
-    return lines
+        f,
+        lambda r: [
+            f"{r['answerable']} + {r['unanswerable']} unanswerable",
+            *(_num(r[k], 3) for k in ("contains", "em", "f1")),
+            f"{r['abstained_unanswerable']} of {r['unanswerable']}",
+            f"{r['false_abstentions']} of {r['answerable']}",
+            _num(r["r1"], 3),
+        ],
+    )
 
 
 def _table_latency(f: dict[str, Any]) -> list[str]:

@@ -453,6 +453,12 @@ def tiny_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
+def tiny_args(data: Path, corpus: Path, tmp_path: Path, out: Path, *extra: str) -> list[str]:
+    """`qa evaluate` arguments for `data` against `corpus` with the model-free encoder, quietly, into `out`."""
+    return [str(data), "--corpus", str(corpus), "--index", str(tmp_path / "idx"), "--model", "hashing:256",
+            *extra, "--out", str(out), "--no-progress"]  # fmt: skip
+
+
 def run_main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
     """`qa evaluate ARGV` through the one CLI."""
     from qa.cli import main
@@ -467,23 +473,7 @@ def test_main_jsonl_run_writes_a_consistent_report(
 ) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, stdout, stderr = run_main(
-        [
-            str(data),
-            "--corpus",
-            str(tiny_corpus),
-            "--index",
-            str(tmp_path / "idx"),
-            "--model",
-            "hashing:256",
-            "-k",
-            "3",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capsys,
-    )
+    code, stdout, stderr = run_main(tiny_args(data, tiny_corpus, tmp_path, out, "-k", "3"), capsys)
     assert code == 0, stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     predictions = [json.loads(line) for line in (out / "predictions.jsonl").read_text("utf-8").splitlines()]
@@ -583,23 +573,7 @@ def test_main_reports_bad_data_and_writes_nothing(
 def test_main_limit(tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, stdout, stderr = run_main(
-        [
-            str(data),
-            "--corpus",
-            str(tiny_corpus),
-            "--index",
-            str(tmp_path / "idx"),
-            "--model",
-            "hashing:256",
-            "--limit",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capsys,
-    )
+    code, stdout, stderr = run_main(tiny_args(data, tiny_corpus, tmp_path, out, "--limit", "2"), capsys)
     assert code == 0, stderr
     assert len((out / "predictions.jsonl").read_text("utf-8").splitlines()) == 2
     report = json.loads((out / "report.json").read_text("utf-8"))
@@ -638,21 +612,7 @@ def test_main_interrupted_writes_nothing(
     monkeypatch.setattr(ev, "evaluate", interrupted)
     data = write_jsonl(tmp_path / "dev.jsonl", QUESTIONS)
     out = tmp_path / "run"
-    code, _, stderr = run_main(
-        [
-            str(data),
-            "--corpus",
-            str(tiny_corpus),
-            "--index",
-            str(tmp_path / "idx"),
-            "--model",
-            "hashing:256",
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        capsys,
-    )
+    code, _, stderr = run_main(tiny_args(data, tiny_corpus, tmp_path, out), capsys)
     assert code == 130 and "after 3 of 7 questions" in stderr and "no report" in stderr
     assert not out.exists()
 
@@ -661,19 +621,5 @@ def test_main_warns_about_unknown_gold_documents(
     tmp_path: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture
 ) -> None:
     data = write_jsonl(tmp_path / "dev.jsonl", [{**QUESTIONS[0], "doc": "no-such-article"}])
-    code, _, stderr = run_main(
-        [
-            str(data),
-            "--corpus",
-            str(tiny_corpus),
-            "--index",
-            str(tmp_path / "idx"),
-            "--model",
-            "hashing:256",
-            "--out",
-            str(tmp_path / "run"),
-            "--no-progress",
-        ],
-        capsys,
-    )
+    code, _, stderr = run_main(tiny_args(data, tiny_corpus, tmp_path, tmp_path / "run"), capsys)
     assert code == 0 and "no-such-article" in stderr and "retrieval misses" in stderr
