@@ -33,7 +33,7 @@ check: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) benchmarks/figures.py check
 
-# Every benchmark behind the README's figure tables (about an hour on 2 cores; XQuAD from ../shared/), then the
+# Every benchmark behind the README's figure tables (over an hour on 2 cores; XQuAD from ../shared/), then the
 # tables themselves: benchmarks/results/ (not committed) -> benchmarks/figures.json (committed) -> README.md.
 XQUAD := ../shared/benchmarks/xquad
 bench: $(STAMP)
