@@ -108,6 +108,8 @@ def write_config(tmp: Path, base: Path, **over: object) -> Path:
         "seed": 1,
         "held_out_fraction": 0.0,
         "negative_fraction": 0.3,
+        "hard_negative_share": 0.0,
+        "hard_negatives_per_question": 3,
         "language_temperature": 0.5,
         "max_length": 48,
         "max_question_tokens": 16,
@@ -220,14 +222,69 @@ def test_workers_give_the_same_batches_and_overrides_and_time_budget_are_recorde
                 "batch_size=2",
                 "--set",
                 "negative_fraction=0.5",
+                "--set",
+                "hard_negative_share=0.5",
             ]
         )
         == 0
     )
     run_cfg = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert run_cfg["batch_size"] == 2 and run_cfg["negative_fraction"] == 0.5
+    assert (out / "hard_negatives.json.gz").is_file()  # ranked once, kept beside the run for --resume
     assert run_cfg["total_steps"] == 51  # the budget was spent before the timing ended: stop right after it
     manifest = json.loads((out / "exports" / "step-51" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["total_steps"] == 51 and manifest["examples_seen"] == 102
     with pytest.raises(SystemExit, match="key=value"):
         train_reader.main(["--config", str(config), "--out", str(tmp_path / "bad"), "--set", "no_such_key=1"])
+
+
+def test_hard_negatives_are_related_paragraphs_of_other_articles_without_the_answer(
+    tmp_path: Path, tiny_base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import train_reader
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+
+    def ex(question: str, context: str, answer: str, group: str, file: str = "wiki.json") -> object:
+        return train_reader.Example(question, context, context.index(answer), answer, "en", group, file)
+
+    rise = "The Ganga rises in the Himalaya and flows east."
+    delta = "The Ganga delta lies in Bengal; the Ganga floods it every monsoon."
+    glacier = "Many say the Ganga begins at a glacier high in the Himalaya."
+    pune = "Pune is a city in Maharashtra with a large university."
+    examples = [
+        ex("Where does the Ganga rise?", rise, "the Himalaya", "wiki#0"),
+        ex("Which delta does the Ganga flood?", delta, "Bengal", "wiki#1"),
+        ex("Where does the Ganga begin?", glacier, "a glacier", "wiki#2"),
+        ex("Which city has a large university?", pune, "Pune", "wiki#3"),
+        ex("Where does the Ganga rise?", rise, "the Himalaya", "policy#0", file="policy.json"),
+    ]
+    found = train_reader.hard_negatives(examples, tokenizer, 2, skip={"policy.json"})
+    contexts = train_reader.unique_contexts(examples)
+    first = [contexts[i] for i in found[0]]
+    assert delta in first  # the other Ganga article ranks high
+    assert glacier not in first  # it holds the answer ("the Himalaya"): never a negative
+    assert rise not in first and pune not in first[:1]  # not its own paragraph; related before unrelated
+    assert found[4] == []  # a file whose questions are generic gets none
+
+    # The ranking is cached beside the run and read back for the same examples and settings.
+    cfg = {"hard_negatives_per_question": 2, "files": [{"file": "policy.json", "hard_negatives": False}]}
+    cache = tmp_path / "run" / "hard.json.gz"
+    assert train_reader.cached_hard_negatives(examples, tokenizer, cfg, cache) == found
+    monkeypatch.setattr(train_reader, "hard_negatives", lambda *a: pytest.fail("ranked again"))
+    assert train_reader.cached_hard_negatives(examples, tokenizer, cfg, cache) == found
+
+    # With every negative hard, the sampler pairs the first question with the other Ganga article only.
+    sampler = train_reader.Sampler(
+        examples[:1] + examples[1:4],
+        {
+            "seed": 1,
+            "files": [{"file": "wiki.json"}],
+            "language_temperature": 0.5,
+            "hard_negative_share": 1.0,
+        },
+        found[:4],
+    )
+    negatives = {neg for step in range(20) for e, neg in sampler.batch(step, 4, 1.0) if e is examples[0]}
+    assert negatives and negatives <= set(first)

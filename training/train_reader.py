@@ -27,6 +27,7 @@ train the [CLS] "no answer" position. A held-out slice of articles (`held_out_fr
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
@@ -127,13 +128,100 @@ def load_data(cfg: dict[str, Any]) -> tuple[list[Example], list[Example]]:
     return train, held
 
 
+def hard_negatives(examples: list[Example], tokenizer: Any, k: int, skip: set[str]) -> list[list[int]]:
+    """For each example, up to `k` contexts of other articles in its language (as indices into
+    `unique_contexts(examples)`) that BM25 ranks highest for its question and that do not contain its
+    answer: the "related article, no answer" case a retrieved corpus without the question's article
+    presents. Examples of the files in `skip` get none (their questions are generic — "this policy",
+    "the product" — so another article may well answer them).
+
+    Terms are the model tokenizer's subword pieces, not words: they split Chinese, Japanese and Thai, which
+    have no spaces, as well as the rest, so one lexical ranking serves all 18 languages.
+    """
+    import bm25s
+
+    position = {c: n for n, c in enumerate(unique_contexts(examples))}
+    by_lang: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        by_lang.setdefault(ex.lang, []).append(i)
+    found: list[list[int]] = [[] for _ in examples]
+    for idx in by_lang.values():
+        contexts = list(dict.fromkeys(examples[i].context for i in idx))
+        if len(contexts) < 2:
+            continue
+        group_of = {examples[i].context: examples[i].group for i in idx}
+        pieces = [tokenizer.tokenize(c) for c in contexts]
+        vocab = {t: n for n, t in enumerate(sorted({t for p in pieces for t in p}))}
+        bm25 = bm25s.BM25()
+        bm25.index(([[vocab[t] for t in p] for p in pieces], vocab), show_progress=False)
+        depth = min(len(contexts), 3 * k + 1)
+        for i in idx:
+            ex = examples[i]
+            terms = [t for t in tokenizer.tokenize(ex.question) if t in vocab]
+            if ex.file in skip or not terms:
+                continue
+            scores = np.asarray(bm25.get_scores(terms))
+            order = np.argsort(-scores, kind="stable")[:depth]
+            picked = [
+                position[contexts[j]]
+                for j in order
+                if scores[j] > 0 and group_of[contexts[j]] != ex.group and ex.answer_text not in contexts[j]
+            ]
+            found[i] = picked[:k]
+    return found
+
+
+def unique_contexts(examples: list[Example]) -> list[str]:
+    return list(dict.fromkeys(ex.context for ex in examples))
+
+
+def cached_hard_negatives(
+    examples: list[Example], tokenizer: Any, cfg: dict[str, Any], cache: Path | None
+) -> list[list[int]]:
+    """`hard_negatives` for the config, read from `cache` when it was written for the same examples and
+    settings (a full run spends minutes ranking; a resumed run or a second variant need not repeat it)."""
+    k = int(cfg.get("hard_negatives_per_question", 3))
+    skip = {f["file"] for f in cfg["files"] if not f.get("hard_negatives", True)}
+    key = zlib.crc32(
+        json.dumps(
+            [
+                k,
+                sorted(skip),
+                len(examples),
+                [(ex.question, ex.group) for ex in examples[:: max(1, len(examples) // 500)]],
+            ],
+            ensure_ascii=False,
+        ).encode()
+    )
+    if cache is not None and cache.is_file():
+        saved = json.loads(gzip.decompress(cache.read_bytes()))
+        if saved.get("key") == key and len(saved["negatives"]) == len(examples):
+            return [list(x) for x in saved["negatives"]]
+    found = hard_negatives(examples, tokenizer, k, skip)
+    if cache is not None:
+        payload = gzip.compress(json.dumps({"key": key, "negatives": found}).encode())
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, cache)
+    return found
+
+
 class Sampler:
     """Batches as a pure function of (seed, step): languages drawn with probability ∝ size^temperature
-    (so Japanese and English do not drown the rest), examples within a language ∝ their file's weight."""
+    (so Japanese and English do not drown the rest), examples within a language ∝ their file's weight.
 
-    def __init__(self, examples: list[Example], cfg: dict[str, Any]) -> None:
+    A negative is, with probability `hard_negative_share`, one of the example's retrieved hard negatives
+    (`hard_negatives`), otherwise another paragraph of its own article."""
+
+    def __init__(
+        self, examples: list[Example], cfg: dict[str, Any], hard: list[list[int]] | None = None
+    ) -> None:
         self.examples = examples
         self.seed = int(cfg["seed"])
+        self.hard_share = float(cfg.get("hard_negative_share", 0.0))
+        self.hard = hard if self.hard_share > 0 and hard else []
+        self.contexts = unique_contexts(examples) if self.hard else []
         file_weight = {f["file"]: float(f.get("weight", 1.0)) for f in cfg["files"]}
         by_lang: dict[str, list[int]] = {}
         for i, ex in enumerate(examples):
@@ -161,10 +249,15 @@ class Sampler:
         items: list[tuple[Example, str | None]] = []
         while len(items) < size:
             li = int(rng.choice(len(self.langs), p=self.lang_p))
-            ex = self.examples[int(rng.choice(self.members[li], p=self.member_p[li]))]
+            pick = int(rng.choice(self.members[li], p=self.member_p[li]))
+            ex = self.examples[pick]
             negative = None
             if rng.random() < negative_fraction:
-                negative = self._negative(ex, rng)
+                hard = self.hard[pick] if self.hard else ()
+                if hard and rng.random() < self.hard_share:
+                    negative = self.contexts[hard[int(rng.integers(len(hard)))]]
+                else:
+                    negative = self._negative(ex, rng)
                 if negative is None:
                     continue
             items.append((ex, negative))
@@ -367,7 +460,18 @@ def main(argv: list[str] | None = None) -> int:
     (out / "held_out.jsonl").write_text(
         "".join(json.dumps(ex.__dict__, ensure_ascii=False) + "\n" for ex in held), encoding="utf-8"
     )
-    sampler = Sampler(train, cfg)
+    hard: list[list[int]] | None = None
+    held_hard: list[list[int]] | None = None
+    if float(cfg.get("hard_negative_share", 0.0)) > 0:
+        t_hard = time.time()
+        hard = cached_hard_negatives(train, tokenizer, cfg, out / "hard_negatives.json.gz")
+        held_hard = cached_hard_negatives(held, tokenizer, cfg, out / "hard_negatives.held.json.gz")
+        with_hard = sum(1 for h in hard if h)
+        log(
+            out,
+            f"hard negatives: {with_hard} of {len(train)} questions have some ({time.time() - t_hard:.0f}s)",
+        )
+    sampler = Sampler(train, cfg, hard)
 
     network = build_network(load_base(base_dir))
     names = trainable_names(list(network.state_dict().keys()), int(cfg["frozen_layers"]))
@@ -399,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     log(out, f"trainable: {sum(p.numel() for p in params):,} parameters in {len(names)} tensors")
 
     # Fixed held-out batches (positives and negatives of held-out articles), the same at every export.
-    held_sampler = Sampler(held, cfg) if held else None
+    held_sampler = Sampler(held, cfg, held_hard) if held else None
     held_batches = (
         []
         if held_sampler is None
