@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._xquad import REPO, load_xquad  # noqa: E402
@@ -43,13 +45,16 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
     inside = [q for q in questions if q.article % 2 == 0][::every]
     outside = [q for q in questions if q.article % 2 == 1][::every]
     miss, f1, false_abstain, latency = [], [], [], []
+    conf_outside, conf_inside = [], []
     for q in outside:
         a = assistant.ask(q.question)
         miss.append(not a.abstained)
+        conf_outside.append(a.confidence)
         latency.append(a.timings_ms["total"])
     for q in inside:
         a = assistant.ask(q.question)
         false_abstain.append(a.abstained)
+        conf_inside.append(a.confidence)
         f1.append(M.token_f1("" if a.abstained else a.text, q.answers))
         latency.append(a.timings_ms["total"])
     return {
@@ -66,7 +71,28 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
         "f1_inside": 100 * (M.mean(f1) or 0),
         "ask_p50_ms": M.percentile(latency, 50),
         "ask_p95_ms": M.percentile(latency, 95),
+        "separation": separation(conf_inside, conf_outside),
     }
+
+
+def separation(inside: list[float], outside: list[float]) -> dict:
+    """How well the reader's confidence tells the two groups apart, whatever the threshold: at the
+    thresholds where 2, 5 and 10% of the answerable questions would abstain, the share of the article-absent
+    ones that would. A diagnostic of the model; the deployed thresholds come from training/calibrate.py,
+    never from these questions.
+    """
+    ins = np.sort(np.asarray(inside, dtype=np.float64))
+    out = np.asarray(outside, dtype=np.float64)
+    if not len(ins) or not len(out):
+        return {}
+    rows = {}
+    for rate in (2, 5, 10):
+        threshold = float(ins[min(len(ins) - 1, int(np.floor(rate / 100 * len(ins))))])
+        rows[f"abstention_outside_at_{rate}pct_false"] = 100 * float(np.mean(out < threshold))
+    # The chance that an absent-article question scores below an answerable one (ROC AUC).
+    below = (out[:, None] < ins[None, :]).mean() + 0.5 * (out[:, None] == ins[None, :]).mean()
+    rows["auc"] = float(below)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,27 +69,58 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
     Raises:
         EmbeddingModelError: an unknown precision, a source without weights, or onnxruntime/onnx missing.
     """
-    if precision not in PRECISIONS:
-        raise EmbeddingModelError(
-            f"unknown ONNX precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
-        )
-    _require_runtime()
     source = Path(source)
+    _check_precision(precision)
     source_sha = sha256_file(_source_weights(source))
     target = Path(cache_dir) / "models" / f"{source.name}-{precision}-{source_sha[:12]}"
+
+    def copy_tokenizer(staging: Path) -> None:
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+            if (source / name).exists():
+                shutil.copy(source / name, staging / name)
+
+    return ensure_exported(
+        target,
+        source_sha,
+        precision,
+        lambda: _last_hidden(_load_auto_model(source)),
+        ("last_hidden_state",),
+        extras=copy_tokenizer,
+        describe=str(source),
+    )
+
+
+def ensure_exported(
+    target: Path,
+    source_sha: str,
+    precision: str,
+    build: Callable[[], Any],
+    outputs: Sequence[str],
+    *,
+    extras: Callable[[Path], None] | None = None,
+    describe: str = "",
+) -> Path:
+    """`target` holding `model.onnx`: the torch module `build()` (inputs input_ids and attention_mask,
+    `outputs` named as given) exported at `precision`, built on first use and whenever `target`'s manifest
+    names another source checksum, precision or format, or the model file's checksum differs.
+
+    `source_sha` identifies what the module was built from (the caller's weights); `extras(folder)` writes
+    what goes beside the model (a tokenizer) after the export. Built in a temporary folder and renamed into place.
+    """
+    _check_precision(precision)
+    _require_runtime()
     if _is_current(target, source_sha, precision):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        _export(source, staging, precision)
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
-            if (source / name).exists():
-                shutil.copy(source / name, staging / name)
+        _export(build(), staging, precision, outputs)
+        if extras is not None:
+            extras(staging)
         info = {
             "format": FORMAT_VERSION,
             "precision": precision,
-            "source": str(source),
+            "source": describe,
             "source_sha256": source_sha,
             "sha256": sha256_file(staging / MODEL_FILE),
             "onnxruntime": importlib.metadata.version("onnxruntime"),
@@ -104,21 +135,32 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
     return target
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise EmbeddingModelError(
+            f"unknown ONNX precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+
+
 def _require_runtime() -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise EmbeddingModelError(
-            "The ONNX encoder needs onnxruntime and onnx: pip install 'samachar-qa[onnx]'"
+            "The ONNX models need onnxruntime and onnx: pip install 'samachar-qa[onnx]'"
         ) from exc
 
 
-def _export(source: Path, out: Path, precision: str) -> None:
-    import torch
+def _load_auto_model(source: Path) -> Any:
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+    return AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
+
+
+def _last_hidden(model: Any) -> Any:
+    """`model` as a module of (input_ids, attention_mask) -> last hidden state."""
+    import torch
 
     class LastHidden(torch.nn.Module):
         # The exporter passes inputs positionally; BertModel's forward takes more than these two.
@@ -129,17 +171,24 @@ def _export(source: Path, out: Path, precision: str) -> None:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+    return LastHidden(model)
+
+
+def _export(module: Any, out: Path, precision: str, outputs: Sequence[str]) -> None:
+    import torch
+
+    module.eval()
     example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     fp32 = out / ("model-fp32.onnx" if precision == "onnx-int8" else MODEL_FILE)
     axes = {0: "batch", 1: "tokens"}
     with torch.no_grad():
         torch.onnx.export(
-            LastHidden(model),
+            module,
             example,
             str(fp32),
             input_names=["input_ids", "attention_mask"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            output_names=list(outputs),
+            dynamic_axes={name: axes for name in ("input_ids", "attention_mask", *outputs)},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter: no onnxscript dependency, and stable for BERT
         )
@@ -151,23 +200,33 @@ def _export(source: Path, out: Path, precision: str) -> None:
         fp32.unlink()
 
 
+def session(folder: Path) -> Any:
+    """An ONNX Runtime session of `folder`'s model.onnx on the CPU, one intra-op thread (by default).
+
+    Raises:
+        EmbeddingModelError: the model file is missing or unreadable.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # One thread: on the 2-core target two OpenMP threads were slower than one (see configure_threads).
+    options.intra_op_num_threads = int(os.environ.get("SAMACHAR_TORCH_THREADS", "1"))
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(
+            str(Path(folder) / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+        raise EmbeddingModelError(f"Cannot load the ONNX model in {folder}: {exc}") from exc
+
+
 class OnnxEncoder:
     """An e5-style sentence encoder (mean pooling, L2-normalised) on ONNX Runtime, one intra-op thread."""
 
     def __init__(self, folder: Path, *, model_id: str, query_prompt: str, passage_prompt: str) -> None:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        options = ort.SessionOptions()
-        # One thread: on the 2-core target two OpenMP threads were slower than one (see configure_threads).
-        options.intra_op_num_threads = int(os.environ.get("SAMACHAR_TORCH_THREADS", "1"))
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(
-                str(Path(folder) / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
-            raise EmbeddingModelError(f"Cannot load the ONNX model in {folder}: {exc}") from exc
+        self.session = session(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.model_id = model_id
         self.dim = int(self.session.get_outputs()[0].shape[-1])

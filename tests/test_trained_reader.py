@@ -217,3 +217,37 @@ def test_a_language_can_have_its_own_threshold() -> None:
     assert shipped.calibration.threshold_for("en") < shipped.calibration.threshold_for("hi")
     forced = TrainedReader(None, threshold=0.7)  # an explicit threshold applies to every language
     assert forced.calibration.threshold_for("en") == forced.calibration.threshold_for("hi") == 0.7
+
+
+@pytest.mark.slow
+def test_the_onnx_reader_agrees_with_torch_and_a_damaged_export_is_rebuilt(
+    seed_assistant, model_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.onnx import MODEL_FILE
+    from qa.readers.registry import build_reader
+
+    hits = seed_assistant.search(HAWAII_HI, 5)
+    torch_answer = seed_assistant.reader.read(HAWAII_HI, hits, language="hi")
+    for backend in ("onnx", "onnx-int8"):
+        reader = build_reader(f"trained@{backend}", seed_assistant.encoder, cache_dir=model_cache)
+        answer = reader.read(HAWAII_HI, hits, language="hi")
+        assert not answer.abstained and "दीक्षित" in answer.text
+        _assert_slice(answer)
+        if backend == "onnx":  # the same network in fp32: the same span, the same confidence
+            assert answer.text == torch_answer.text
+            assert abs(answer.confidence - torch_answer.confidence) < 1e-3
+    exports = sorted((model_cache / "models").glob("reader-*-onnx-int8"))
+    assert len(exports) == 1
+    model = exports[0] / MODEL_FILE
+    model.write_bytes(model.read_bytes()[:1000])  # truncated: its checksum no longer matches the manifest
+    rebuilt = build_reader("trained@onnx-int8", seed_assistant.encoder, cache_dir=model_cache)
+    assert "दीक्षित" in rebuilt.read(HAWAII_HI, hits, language="hi").text
+    assert model.stat().st_size > 1_000_000
+
+
+def test_an_unknown_reader_backend_is_refused() -> None:
+    from qa.errors import ReaderSpecError
+    from qa.readers.registry import build_reader
+
+    with pytest.raises(ReaderSpecError, match="onnx-int8"):
+        build_reader("trained@tensorrt", None)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
     build_reader("trained", encoder)                           # the default: the shipped span model
     build_reader("trained:/path/to/exported/weights", encoder) # another export of training/train_reader.py
+    build_reader("trained@onnx-int8", encoder)                 # on ONNX Runtime, int8 ("@onnx": fp32)
     build_reader("hf-qa:/models/xlm-roberta-squad2", encoder)  # an extractive-QA model, hub id or local path
     build_reader("hf-generate:/models/some-instruct-lm", encoder)  # a causal LM with a grounded prompt
 
@@ -24,6 +25,7 @@ HF_GENERATE_PREFIX = "hf-generate:"
 READER_CHOICES = (
     "trained",
     f"{TRAINED_PREFIX}<weights folder>",
+    "trained[:<weights folder>]@onnx|@onnx-int8",
     f"{HF_QA_PREFIX}<model id or path>",
     f"{HF_GENERATE_PREFIX}<model id or path>",
 )
@@ -42,11 +44,22 @@ def build_reader(spec: str, encoder: Encoder, *, cache_dir: Path | None = None, 
         ReaderWeightsError: the trained reader's weights are missing or corrupt.
     """
     text = (spec or "").strip()
-    if text == "trained" or text.startswith(TRAINED_PREFIX):
-        from qa.readers.trained import DEFAULT_WEIGHTS_DIR, TrainedReader
+    if text == "trained" or text.startswith(TRAINED_PREFIX) or text.startswith("trained@"):
+        from qa.readers.trained import BACKENDS, DEFAULT_WEIGHTS_DIR, TrainedReader
 
-        folder = _named(text, spec, TRAINED_PREFIX) if text != "trained" else str(DEFAULT_WEIGHTS_DIR)
-        return TrainedReader(encoder, weights_dir=Path(folder).expanduser(), cache_dir=cache_dir, **options)
+        name, at, backend = text.rpartition("@") if "@" in text else (text, "", "torch")
+        if at and backend not in BACKENDS:
+            raise ReaderSpecError(
+                f"Reader {spec!r}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}."
+            )
+        folder = _named(name, spec, TRAINED_PREFIX) if name != "trained" else str(DEFAULT_WEIGHTS_DIR)
+        return TrainedReader(
+            encoder,
+            weights_dir=Path(folder).expanduser(),
+            cache_dir=cache_dir,
+            backend=backend,
+            **options,
+        )
     if text.startswith(HF_QA_PREFIX) or text.startswith(HF_GENERATE_PREFIX):
         from qa.readers.hf import HFGenerativeReader, HFQAReader
 

@@ -29,6 +29,7 @@ when the retriever uses the same base model, so they are in memory once.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -70,6 +71,7 @@ MERGE_WITHIN = 0.25
 # Chosen on XQuAD-hi's tuning split (end to end, Hindi), where it kept F1 and cut the median read time.
 EARLY_EXIT = 0.9
 # Trimmed from both ends of a span: the model sometimes takes the sentence's punctuation with the words.
+BACKENDS = ("torch", "onnx", "onnx-int8")
 _TRIM = " \t\n\r,;:।॥\"'“”‘’«»-–—"
 
 
@@ -168,6 +170,9 @@ class TrainedReader:
         early_exit: read the top passage alone first and stop there when its answer's confidence reaches
             this; None reads all `max_hits` in one batch.
         threshold: abstain below this confidence (default: the calibrated one in the manifest).
+        backend: "torch" (the network in torch, sharing the retriever's modules), or "onnx" / "onnx-int8"
+            (ONNX Runtime, fp32 or int8 weights: exported once into `cache_dir`, keyed by the weights' and
+            the base model's identity; serving then needs no torch).
         max_answer_tokens: the longest span considered, in model tokens.
         stride: tokens shared by consecutive windows of a long passage.
     """
@@ -187,7 +192,11 @@ class TrainedReader:
         threshold: float | None = None,
         max_answer_tokens: int | None = None,
         stride: int = 64,
+        backend: str = "torch",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ModelError(f"Unknown reader backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        self.backend = backend
         self.weights = ReaderWeights.open(weights_dir)
         m = self.weights.manifest
         cal = m["calibration"]
@@ -217,11 +226,46 @@ class TrainedReader:
 
     # ------------------------------------------------------------------ loading
     def _load(self) -> tuple[Any, Any]:
-        """(tokenizer, network), built once on first use."""
+        """(tokenizer, network or ONNX Runtime session), built once on first use."""
         with self._lock:
             if self._loaded is None:
-                self._loaded = self._build()
+                self._loaded = self._build() if self.backend == "torch" else self._onnx()
             return self._loaded
+
+    def _onnx(self) -> tuple[Any, Any]:
+        """The network exported to ONNX (built from the torch network on first use, then reused)."""
+        from transformers import AutoTokenizer
+
+        from embeddings.errors import EmbeddingModelError
+        from embeddings.onnx import ensure_exported, session
+        from qa.config import default_cache_dir
+
+        m = self.weights.manifest
+        identity = json.dumps(
+            [m["sha256"], m["base_model"], m.get("base_conversion", {}), m["frozen_layers"]], sort_keys=True
+        )
+        key = hashlib.sha256(identity.encode()).hexdigest()
+        target = (self.cache_dir or default_cache_dir()) / "models" / f"reader-{key[:12]}-{self.backend}"
+
+        built: dict[str, Any] = {}
+
+        def torch_network() -> Any:
+            built["tokenizer"], network = self._build()
+            return network
+
+        try:
+            folder = ensure_exported(
+                target,
+                key,
+                self.backend,
+                torch_network,
+                ("start_logits", "end_logits"),
+                extras=lambda staging: built["tokenizer"].save_pretrained(str(staging)),
+                describe=str(self.weights.folder),
+            )
+            return AutoTokenizer.from_pretrained(str(folder)), session(folder)
+        except EmbeddingModelError as exc:
+            raise ModelError(f"The reader's ONNX model cannot be built or loaded: {exc}") from exc
 
     def _base(self) -> tuple[Any, Any]:
         """(tokenizer, BertModel) of the base model: the encoder's own when it is the base model."""
@@ -399,9 +443,13 @@ class TrainedReader:
         return out
 
     def _logits(self, network: Any, windows: list[Window], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, mask = pad_batch(windows, pad_id)
+        if self.backend != "torch":
+            with self._lock:
+                start, end = network.run(None, {"input_ids": ids.astype(np.int64), "attention_mask": mask})
+            return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
         import torch
 
-        ids, mask = pad_batch(windows, pad_id)
         with self._lock, torch.inference_mode():
             start, end = network(torch.from_numpy(ids), torch.from_numpy(mask))
         return start.float().numpy(), end.float().numpy()
