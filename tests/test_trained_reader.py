@@ -223,7 +223,7 @@ def test_a_language_can_have_its_own_threshold() -> None:
 def test_the_onnx_reader_agrees_with_torch_and_a_damaged_export_is_rebuilt(
     seed_assistant, model_cache: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from embeddings.onnx import MODEL_FILE
+    from embeddings.onnx import DATA_FILE
     from qa.readers.registry import build_reader
 
     hits = seed_assistant.search(HAWAII_HI, 5)
@@ -238,8 +238,8 @@ def test_the_onnx_reader_agrees_with_torch_and_a_damaged_export_is_rebuilt(
             assert abs(answer.confidence - torch_answer.confidence) < 1e-3
     exports = sorted((model_cache / "models").glob("reader-*-onnx-int8"))
     assert len(exports) == 1
-    model = exports[0] / MODEL_FILE
-    model.write_bytes(model.read_bytes()[:1000])  # truncated: its checksum no longer matches the manifest
+    model = exports[0] / DATA_FILE
+    model.write_bytes(model.read_bytes()[:1000])  # truncated: no longer the file the manifest describes
     rebuilt = build_reader("trained@onnx-int8", seed_assistant.encoder, cache_dir=model_cache)
     assert "दीक्षित" in rebuilt.read(HAWAII_HI, hits, language="hi").text
     assert model.stat().st_size > 1_000_000

@@ -234,9 +234,8 @@ class TrainedReader:
 
     def _onnx(self) -> tuple[Any, Any]:
         """The network exported to ONNX (built from the torch network on first use, then reused)."""
-        from transformers import AutoTokenizer
-
         from embeddings.errors import EmbeddingModelError
+        from embeddings.fast_tokenizer import FastTokenizer
         from embeddings.onnx import ensure_exported, session
         from qa.config import default_cache_dir
 
@@ -263,7 +262,13 @@ class TrainedReader:
                 extras=lambda staging: built["tokenizer"].save_pretrained(str(staging)),
                 describe=str(self.weights.folder),
             )
-            return AutoTokenizer.from_pretrained(str(folder)), session(folder)
+            shared = getattr(self.encoder, "tokenizer", None)
+            same_base = str(getattr(self.encoder, "model_id", "")).split("@")[0] == str(m["base_model"])
+            # The retriever's tokenizer when it is the base model's (parsing one takes seconds).
+            tokenizer = (
+                shared if same_base and isinstance(shared, FastTokenizer) else FastTokenizer.open(folder)
+            )
+            return tokenizer, session(folder)
         except EmbeddingModelError as exc:
             raise ModelError(f"The reader's ONNX model cannot be built or loaded: {exc}") from exc
 
