@@ -51,13 +51,15 @@ class FastTokenizer:
             special = self._special_tokens(folder)
         except Exception as exc:  # tokenizers raises its own exception type for unreadable files
             raise EmbeddingModelError(f"Cannot read the tokenizer in {folder}: {exc}") from exc
-        ids = {name: self._tok.token_to_id(token) for name, token in special.items()}
-        missing = [name for name, i in ids.items() if i is None]
-        if missing:
-            raise EmbeddingModelError(f"The tokenizer in {folder} lacks the {', '.join(missing)} token")
-        self.cls_token_id: int = ids["cls"]
-        self.sep_token_id: int = ids["sep"]
-        self.pad_token_id: int = ids["pad"]
+        ids: dict[str, int] = {}
+        for name, token in special.items():
+            found = self._tok.token_to_id(token)
+            if found is None:
+                raise EmbeddingModelError(f"The tokenizer in {folder} lacks the {name} token {token!r}")
+            ids[name] = int(found)
+        self.cls_token_id = ids["cls"]
+        self.sep_token_id = ids["sep"]
+        self.pad_token_id = ids["pad"]
 
     @staticmethod
     def _special_tokens(folder: Path) -> dict[str, str]:
