@@ -55,7 +55,7 @@ def _source_weights(source: Path) -> Path:
     raise EmbeddingModelError(f"{source} holds no model.safetensors or pytorch_model.bin to export to ONNX")
 
 
-def _is_current(folder: Path, source_sha: str, precision: str) -> bool:
+def _is_current(folder: Path, source_sha: str, precision: str, int8_ops: Sequence[str] | None = None) -> bool:
     """Whether `folder` holds a finished export of that source at that precision.
 
     Its files are checked by size and modification time against those recorded when it was built (hashing
@@ -67,6 +67,7 @@ def _is_current(folder: Path, source_sha: str, precision: str) -> bool:
             info.get("format") == FORMAT_VERSION
             and info.get("source_sha256") == source_sha
             and info.get("precision") == precision
+            and info.get("int8_ops") == (list(int8_ops) if int8_ops is not None else "all")
             and all(file_stamp(folder / name) == info["files"][name]["stamp"] for name in FILES)
         )
     except (OSError, ValueError, KeyError, TypeError):
@@ -109,27 +110,31 @@ def ensure_exported(
     *,
     extras: Callable[[Path], None] | None = None,
     describe: str = "",
+    int8_ops: Sequence[str] | None = None,
 ) -> Path:
-    """`target` holding `model.onnx`: the torch module `build()` (inputs input_ids and attention_mask,
-    `outputs` named as given) exported at `precision`, built on first use and whenever `target`'s manifest
-    names another source checksum, precision or format, or the model file's checksum differs.
+    """`target` holding `model.onnx` and `model.data`: the torch module `build()` (inputs input_ids and
+    attention_mask, `outputs` named as given) exported at `precision`, built on first use and whenever
+    `target`'s manifest names another source checksum, precision, int8 op set or format, or a file differs
+    from the one recorded. Built in a temporary folder and renamed into place.
 
     `source_sha` identifies what the module was built from (the caller's weights); `extras(folder)` writes
-    what goes beside the model (a tokenizer) after the export. Built in a temporary folder and renamed into place.
+    what goes beside the model (a tokenizer) after the export. `int8_ops`: the ONNX op types quantised at
+    int8 (default: every type ONNX Runtime quantises, the word-embedding Gather included).
     """
     _check_precision(precision)
     _require_runtime()
-    if _is_current(target, source_sha, precision):
+    if _is_current(target, source_sha, precision, int8_ops):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        _export(build(), staging, precision, outputs)
+        _export(build(), staging, precision, outputs, int8_ops)
         if extras is not None:
             extras(staging)
         info = {
             "format": FORMAT_VERSION,
             "precision": precision,
+            "int8_ops": list(int8_ops) if int8_ops is not None else "all",
             "source": describe,
             "source_sha256": source_sha,
             "files": {
@@ -187,7 +192,9 @@ def _last_hidden(model: Any) -> Any:
     return LastHidden(model)
 
 
-def _export(module: Any, out: Path, precision: str, outputs: Sequence[str]) -> None:
+def _export(
+    module: Any, out: Path, precision: str, outputs: Sequence[str], int8_ops: Sequence[str] | None = None
+) -> None:
     import torch
 
     module.eval()
@@ -209,7 +216,13 @@ def _export(module: Any, out: Path, precision: str, outputs: Sequence[str]) -> N
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         with contextlib.redirect_stdout(None):
-            quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(
+                str(fp32),
+                str(out / MODEL_FILE),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=list(int8_ops) if int8_ops is not None else None,
+            )
         fp32.unlink()
     import onnx
 
