@@ -288,3 +288,27 @@ def test_hard_negatives_are_related_paragraphs_of_other_articles_without_the_ans
     )
     negatives = {neg for step in range(20) for e, neg in sampler.batch(step, 4, 1.0) if e is examples[0]}
     assert negatives and negatives <= set(first)
+
+
+def test_end_to_end_confidences_are_the_assistants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import calibrate
+
+    from qa.readers.trained import DEFAULT_WEIGHTS_DIR
+
+    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(tmp_path / "cache"))
+    paragraphs = [
+        (
+            "p0",
+            "हवाई बैठक",
+            "भारत और अमेरिका के बीच 22वीं मिलिट्री कोऑपरेशन ग्रुप बैठक हवाई में हुई। इस बैठक की "
+            "सह-अध्यक्षता एयर मार्शल अशुतोष दीक्षित और लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।",
+        ),
+        ("p1", "मौसम", "दिल्ली में आज धूप रही और शाम को हल्की बारिश हुई।"),
+    ]
+    conf = calibrate.end_to_end_confidences(
+        DEFAULT_WEIGHTS_DIR,
+        paragraphs,
+        ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "What is the recipe for paneer butter masala?"],
+    )
+    assert conf.shape == (2,) and ((conf >= 0) & (conf <= 1)).all()
+    assert conf[0] > 0.5 > conf[1]  # an answer in the corpus, and a question it cannot answer
