@@ -45,9 +45,23 @@ def test_k_larger_than_index_and_empty_index() -> None:
     assert empty.search(v[:1], 5)[1].shape == (1, 0)
 
 
-def test_flat_below_threshold_hnsw_above() -> None:
+def test_flat_below_threshold_ivf_sq8_above() -> None:
     assert choose_kind(1_000) == "flat"
-    assert choose_kind(10_000_000) == "hnsw"
+    assert choose_kind(10_000_000) == "ivf-sq8"
+
+
+def test_ivf_sq8_finds_each_row_and_survives_save_and_load(tmp_path: Path) -> None:
+    v = _unit_rows(2_000)
+    index = VectorIndex.build(v, "ivf-sq8")
+    scores, ids = index.search(v[:50], 3)
+    assert ids[:, 0].tolist() == list(range(50))  # each row's own list is among the 64 probed
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=0.02)  # 8-bit rows: close to, not exactly, 1
+    index.save(tmp_path / "dense.faiss")
+    loaded = VectorIndex.load(tmp_path / "dense.faiss", dim=32, rows=2_000)
+    assert loaded.kind == "ivf-sq8"
+    assert loaded.search(v[:50], 1)[1][:, 0].tolist() == list(range(50))
+    again = VectorIndex.build(v, "ivf-sq8")  # the same rows give the same index
+    np.testing.assert_array_equal(again.search(v[:50], 3)[1], ids)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
