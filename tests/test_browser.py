@@ -104,7 +104,9 @@ def wait_until_ready(page: Page) -> None:
 
 
 #: The page's local storage, where gr.BrowserState keeps the (encrypted) conversation.
-SAVED_JS = "JSON.stringify(Object.entries(localStorage).sort())"
+# The chat's own key only: Gradio also keeps a run history in localStorage, written as each answer arrives —
+# before the chat is saved — so a change of the whole storage is not the chat's save.
+SAVED_JS = "JSON.stringify(Object.entries(localStorage).filter(([k]) => k.includes('samachar-chat')).sort())"
 
 
 def saved_chat(page: Page) -> str:
