@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -164,6 +164,16 @@ class SentenceTransformerEncoder:
                 self._passage_prompt + text, add_special_tokens=True, truncation=False
             )["input_ids"]
         return len(ids)
+
+    def word_embeddings(self) -> np.ndarray | None:
+        """The model's word-embedding table [vocabulary, hidden]: a numpy view of the torch weight (no copy),
+        or None when the model has no such table on the CPU."""
+        transformer: Any = self.model[0]
+        try:
+            weight = transformer.auto_model.get_input_embeddings().weight
+        except (AttributeError, IndexError, KeyError, TypeError, NotImplementedError):
+            return None
+        return weight.detach().numpy() if weight.device.type == "cpu" else None
 
 
 def _quietly(load: Callable[[], T]) -> T:

