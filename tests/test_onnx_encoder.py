@@ -121,6 +121,20 @@ def test_the_fp32_export_maps_the_torch_models_word_embeddings(
     assert np.array_equal(mapped, torch_table)
 
 
+def test_the_onnx_reader_shares_the_onnx_encoders_table(
+    fp32_encoder, seed_assistant, model_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from qa.readers.registry import build_reader
+
+    hits = seed_assistant.search("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", 5)
+    reader = build_reader("trained@onnx-int8", fp32_encoder, cache_dir=model_cache)
+    answer = reader.read("हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", hits, language="hi")
+    assert not answer.abstained and "दीक्षित" in answer.text
+    tokenizer, network = reader._load()
+    assert tokenizer is fp32_encoder.tokenizer
+    assert network.table.filename == fp32_encoder.word_embeddings().filename  # one file, mapped
+
+
 def _tiny_graph(folder: Path, table: np.ndarray) -> None:
     """A graph whose one initializer, `inner.embeddings.word_embeddings.weight`, is stored in model.data."""
     import onnx

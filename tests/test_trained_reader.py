@@ -223,7 +223,7 @@ def test_a_language_can_have_its_own_threshold() -> None:
 def test_the_onnx_reader_agrees_with_torch_and_a_damaged_export_is_rebuilt(
     seed_assistant, model_cache: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from embeddings.onnx import DATA_FILE
+    from embeddings.onnx import DATA_FILE, MANIFEST, MODEL_FILE
     from qa.readers.registry import build_reader
 
     hits = seed_assistant.search(HAWAII_HI, 5)
@@ -236,13 +236,89 @@ def test_the_onnx_reader_agrees_with_torch_and_a_damaged_export_is_rebuilt(
         if backend == "onnx":  # the same network in fp32: the same span, the same confidence
             assert answer.text == torch_answer.text
             assert abs(answer.confidence - torch_answer.confidence) < 1e-3
+    # The exports hold the reader's layers and head, not the 384 MB word-embedding table.
+    (fp32,) = sorted((model_cache / "models").glob("reader-*-onnx"))
+    assert (fp32 / DATA_FILE).stat().st_size < 150e6
     exports = sorted((model_cache / "models").glob("reader-*-onnx-int8"))
     assert len(exports) == 1
+    assert sum((exports[0] / name).stat().st_size for name in (MODEL_FILE, DATA_FILE)) < 60e6
     model = exports[0] / DATA_FILE
     model.write_bytes(model.read_bytes()[:1000])  # truncated: no longer the file the manifest describes
     rebuilt = build_reader("trained@onnx-int8", seed_assistant.encoder, cache_dir=model_cache)
     assert "दीक्षित" in rebuilt.read(HAWAII_HI, hits, language="hi").text
     assert model.stat().st_size > 1_000_000
+    manifest = exports[0] / MANIFEST
+    info = json.loads(manifest.read_text(encoding="utf-8"))
+    info["inputs"] = ["input_ids", "attention_mask"]  # a graph of another layout: stale
+    manifest.write_text(json.dumps(info), encoding="utf-8")
+    stale = build_reader("trained@onnx-int8", seed_assistant.encoder, cache_dir=model_cache)
+    assert "दीक्षित" in stale.read(HAWAII_HI, hits, language="hi").text
+    assert json.loads(manifest.read_text(encoding="utf-8"))["inputs"] == ["inputs_embeds", "attention_mask"]
+
+
+@pytest.mark.slow
+def test_the_onnx_reader_looks_words_up_in_the_encoders_own_table(
+    seed_assistant, model_cache: Path, hashing_encoder
+) -> None:  # type: ignore[no-untyped-def]
+    from qa.readers.span_model import context_windows
+    from qa.readers.trained import TrainedReader
+
+    weight = seed_assistant.encoder.model[0].auto_model.embeddings.word_embeddings.weight
+    reader = TrainedReader(seed_assistant.encoder, cache_dir=model_cache, backend="onnx")
+    tokenizer, network = reader._load()
+    # The torch encoder's weight itself, viewed from numpy: no second table.
+    assert network.table.ctypes.data == weight.data_ptr() and network.table.shape == tuple(weight.shape)
+    # One window's logits against the torch network's.
+    hit = next(h for h in seed_assistant.search(HAWAII_HI, 5) if "सह-अध्यक्षता" in h.chunk.text)
+    windows = context_windows(
+        tokenizer,
+        HAWAII_HI,
+        hit.chunk.text,
+        max_length=reader.max_length,
+        stride=reader.stride,
+        max_question_tokens=reader.max_question_tokens,
+    )[:1]
+    torch_reader = seed_assistant.reader
+    torch_tokenizer, torch_network = torch_reader._load()
+    pad = int(tokenizer.pad_token_id)
+    expected = torch_reader._logits(torch_network, windows, pad)
+    for got, want in zip(reader._logits(network, windows, pad), expected):
+        assert np.allclose(got, want, atol=1e-3), float(np.abs(got - want).max())
+    # With an encoder of another model, the table is mapped from the base model's safetensors file.
+    other = TrainedReader(hashing_encoder, cache_dir=model_cache, backend="onnx")
+    _, mapped = other._load()
+    assert isinstance(mapped.table, np.memmap) and Path(mapped.table.filename).name == "model.safetensors"
+    assert np.array_equal(mapped.table, weight.detach().numpy())
+    assert (
+        other.read(HAWAII_HI, [hit], language="hi").text
+        == torch_reader.read(HAWAII_HI, [hit], language="hi").text
+    )
+
+
+@pytest.mark.slow
+def test_the_fp32_onnx_reader_answers_the_seed_questions_as_torch_does(
+    seed_assistant, model_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from qa.datasets import load_dataset
+    from qa.language import detect_language
+    from qa.readers.registry import build_reader
+
+    onnx_reader = build_reader("trained@onnx", seed_assistant.encoder, cache_dir=model_cache)
+    examples = [
+        e
+        for name in ("seed_dev.jsonl", "seed_test.jsonl")
+        for e in load_dataset(REPO / "eval" / name).examples
+        if not e.history
+    ]
+    differ = []
+    for e in examples:
+        hits = seed_assistant.search(e.question, 5)
+        language = detect_language(e.question)
+        a = seed_assistant.reader.read(e.question, hits, language=language)
+        b = onnx_reader.read(e.question, hits, language=language)
+        if (a.text, a.abstained) != (b.text, b.abstained):
+            differ.append((e.question, a.text, b.text))
+    assert not differ, differ
 
 
 def test_an_unknown_reader_backend_is_refused() -> None:

