@@ -49,6 +49,8 @@ bench: $(STAMP)
 		--out benchmarks/results/e2e-en --no-progress
 	$(PY) benchmarks/abstention_xquad.py --questions hi --every 2
 	$(PY) benchmarks/abstention_xquad.py --questions en --every 2
+	$(PY) benchmarks/abstention_xquad.py --questions hi --split test
+	$(PY) benchmarks/abstention_xquad.py --questions en --split test
 	$(VENV)/bin/qa evaluate eval/seed_test.jsonl --out benchmarks/results/seed_test --no-progress
 	$(VENV)/bin/qa evaluate eval/seed_dev.jsonl --out benchmarks/results/seed_dev --no-progress
 	$(PY) benchmarks/answer_latency.py

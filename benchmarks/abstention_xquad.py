@@ -5,8 +5,10 @@ articles have no answer in it: each answer there is a miss ("abstention on quest
 the corpus", higher is better). Questions of the even articles do have their paragraph in the corpus: an
 abstention there is a false abstention, and their F1 is reported too. Retrieval (k = 5) and the reader are the
 deployed ones; Hindi questions, and with `--questions en` XQuAD's English questions of the same ids.
+`--split test` asks only the questions of articles 10-47 (the corpus stays the same): the reader's
+retrieval-aware confidence was fitted on articles 0-9 (training/calibrate.py --with-retrieval).
 
-    .venv/bin/python benchmarks/abstention_xquad.py [--questions en] [--every 2] [--reader trained]
+    .venv/bin/python benchmarks/abstention_xquad.py [--questions en] [--every 2] [--split test] [--reader trained]
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._xquad import REPO, load_xquad  # noqa: E402
+from benchmarks._xquad import REPO, TUNE_ARTICLES, load_xquad  # noqa: E402
 from qa import metrics as M  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.types import Document  # noqa: E402
 
 
-def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
+def run(questions_lang: str, every: int, reader: str, k: int, split: str = "all") -> dict:
     from qa.pipeline import Assistant
 
     paragraphs, questions = load_xquad("hi", questions_lang)
@@ -42,8 +44,9 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
     t0 = time.perf_counter()
     assistant = Assistant.for_documents(docs, index_dir=index_dir, settings=settings, progress=False)
     build_s = time.perf_counter() - t0
-    inside = [q for q in questions if q.article % 2 == 0][::every]
-    outside = [q for q in questions if q.article % 2 == 1][::every]
+    asked = [q for q in questions if split == "all" or q.article >= TUNE_ARTICLES]
+    inside = [q for q in asked if q.article % 2 == 0][::every]
+    outside = [q for q in asked if q.article % 2 == 1][::every]
     miss, f1, false_abstain, latency = [], [], [], []
     conf_outside, conf_inside = [], []
     for q in outside:
@@ -60,6 +63,7 @@ def run(questions_lang: str, every: int, reader: str, k: int) -> dict:
     return {
         "benchmark": "abstention_xquad",
         "questions_language": questions_lang,
+        "split": split,
         "reader": reader,
         "k": k,
         "corpus_paragraphs": len(docs),
@@ -101,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=1, help="ask every Nth question of each group")
     ap.add_argument("--reader", default=Settings().reader)
     ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--split", choices=("all", "test"), default="all", help="test: articles 10-47 only")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
-    report = run(args.questions, args.every, args.reader, args.k)
+    report = run(args.questions, args.every, args.reader, args.k, args.split)
     print(json.dumps(report, indent=1, ensure_ascii=False))
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.reader.replace(":", "_").replace("/", "_")[-60:]
-    (args.out / f"abstention_xquad-{tag}-{args.questions}.json").write_text(
+    suffix = "" if args.split == "all" else f"-{args.split}"
+    (args.out / f"abstention_xquad-{tag}-{args.questions}{suffix}.json").write_text(
         json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
     )
     return 0

@@ -35,7 +35,12 @@ SOURCES: dict[str, dict[str, str]] = {
         "en_test": "reader_xquad-trained-en-test.json",
     },
     "e2e": {"hi": "e2e-hi/report.json", "en": "e2e-en/report.json"},
-    "abstention": {"hi": "abstention_xquad-trained-hi.json", "en": "abstention_xquad-trained-en.json"},
+    "abstention": {
+        "hi": "abstention_xquad-trained-hi.json",
+        "hi_test": "abstention_xquad-trained-hi-test.json",
+        "en": "abstention_xquad-trained-en.json",
+        "en_test": "abstention_xquad-trained-en-test.json",
+    },
     "seed": {"test": "seed_test/report.json", "tuning": "seed_dev/report.json"},
     "latency": {"seed": "answer_latency.json", "memory": "reader_memory.json"},
 }
@@ -96,16 +101,19 @@ EXTRACT: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "reader": _reader,
     "e2e": _report,
     "seed": _report,
-    "abstention": lambda d: {
-        k: d[k]
-        for k in (
-            "outside_questions",
-            "abstention_outside",
-            "inside_questions",
-            "false_abstention_inside",
-            "f1_inside",
-        )
-    },
+    "abstention": lambda d: (
+        {
+            k: d[k]
+            for k in (
+                "outside_questions",
+                "abstention_outside",
+                "inside_questions",
+                "false_abstention_inside",
+                "f1_inside",
+            )
+        }
+        | {"auc": d.get("separation", {}).get("auc")}
+    ),
     "latency": lambda d: d,
 }
 
@@ -204,13 +212,20 @@ def _table_abstention(f: dict[str, Any]) -> list[str]:
             "abstains, article absent",
             "false abstentions, article present",
             "F1, article present",
+            "ROC AUC of the confidence",
         ),
-        LANGUAGES,
+        (
+            ("hi", "Hindi, all articles"),
+            ("hi_test", "Hindi, articles 10–47 (never tuned on)"),
+            ("en", "English, all articles"),
+            ("en_test", "English, articles 10–47 (never tuned on)"),
+        ),
         f,
         lambda r: [
             f"{r['abstention_outside']:.1f}% ({r['outside_questions']})",
             f"{r['false_abstention_inside']:.1f}% ({r['inside_questions']})",
             _num(r["f1_inside"]),
+            "–" if r.get("auc") is None else f"{r['auc']:.3f}",
         ],
     )
 

@@ -57,6 +57,7 @@ def test_collect_render_and_check_round_trip(tmp_path: Path) -> None:
     assert figures.main(["check", *args]) == 1
     assert figures.main(["render", *args]) == 0
     text = readme.read_text(encoding="utf-8")
-    assert "| Hindi | 80.0% (10) | 5.0% (20) | 61.2 |" in text and "| English | 50.0% (4) |" in text
+    assert "| Hindi, all articles | 80.0% (10) | 5.0% (20) | 61.2 | – |" in text
+    assert "| English, all articles | 50.0% (4) |" in text
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
     assert figures.main(["check", *args]) == 0

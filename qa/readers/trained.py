@@ -16,6 +16,11 @@ How it answers
    training questions: each asked against its own paragraph and against another paragraph of its article
    that lacks the answer (`training/calibrate.py`; the figures are in the model card). The reader abstains
    when the confidence is below `threshold` (stored beside the fit).
+   When the passage came from the retriever with the encoder the fit was made with, and the manifest holds a
+   fit for the question's language, the confidence also weighs the passage's dense similarity to the
+   question (`RetrievalFit`): a question whose article is not in the corpus still gets a confident-looking
+   span from the nearest passage, but that passage is further from the question. Fitted on XQuAD-hi's
+   tuning split end to end (see `training/calibrate.py --with-retrieval`).
 
 The answer is the exact slice of the passage the span covers (leading/trailing punctuation trimmed), so
 ``source.text[answer_start:answer_end] == answer.text`` holds; an English question answered with Hindi words
@@ -131,6 +136,25 @@ class ReaderWeights:
 
 
 @dataclass(frozen=True)
+class RetrievalFit:
+    """confidence = sigmoid(margin_scale · margin + dense_scale · dense + bias) for an answer read from a
+    retrieved passage whose dense score (cosine to the question, by `encoder`) is `dense`; abstain below
+    `threshold`. Dense scores are only comparable within one encoder and one pair of languages (an English
+    question scores higher with an English passage, such as a quoted tweet, than with any Hindi one), so
+    the fit names its encoder and the language of the passages it was fitted on."""
+
+    encoder: str
+    margin_scale: float
+    dense_scale: float
+    bias: float
+    threshold: float
+    passages: str = "hi"
+
+    def confidence(self, margin: float, dense: float) -> float:
+        return _sigmoid(self.margin_scale * margin + self.dense_scale * dense + self.bias)
+
+
+@dataclass(frozen=True)
 class Calibration:
     """confidence = sigmoid(scale · margin + bias); abstain below `threshold`, or below the threshold of the
     question's language where the manifest gives one (an English question over Hindi text is read with
@@ -140,13 +164,66 @@ class Calibration:
     bias: float
     threshold: float
     by_language: tuple[tuple[str, float], ...] = ()
+    with_retrieval: tuple[tuple[str, RetrievalFit], ...] = ()
 
     def threshold_for(self, language: str) -> float:
         return dict(self.by_language).get(language, self.threshold)
 
     def confidence(self, margin: float) -> float:
-        z = self.scale * margin + self.bias
-        return float(1.0 / (1.0 + np.exp(-z))) if z > -50 else 0.0
+        return _sigmoid(self.scale * margin + self.bias)
+
+    def judge(
+        self,
+        margin: float,
+        language: str,
+        dense: float | None = None,
+        encoder: str | None = None,
+        passage_language: str | None = None,
+    ) -> tuple[float, float]:
+        """(confidence, threshold) of an answer with `margin` to a `language` question, read from a
+        `passage_language` passage the retriever scored `dense` with `encoder` (None: not retrieved, e.g. a
+        given paragraph). The margin's own fit where no retrieval fit matches all three."""
+        fit = dict(self.with_retrieval).get(language)
+        if (
+            fit is not None
+            and dense is not None
+            and encoder == fit.encoder
+            and passage_language == fit.passages
+        ):
+            return fit.confidence(margin, dense), fit.threshold
+        return self.confidence(margin), self.threshold_for(language)
+
+    @classmethod
+    def from_manifest(cls, cal: dict[str, Any], threshold: float | None = None) -> Calibration:
+        """The manifest's calibration; an explicit `threshold` replaces every language's and the
+        retrieval-aware fits (the confidence is then the margin's alone)."""
+        if threshold is not None:
+            return cls(float(cal["scale"]), float(cal["bias"]), float(threshold))
+        fits = cal.get("with_retrieval", {}).get("fits", {})
+        return cls(
+            float(cal["scale"]),
+            float(cal["bias"]),
+            float(cal["threshold"]),
+            tuple((str(k), float(v)) for k, v in sorted(cal.get("threshold_by_language", {}).items())),
+            tuple(
+                (
+                    str(lang),
+                    RetrievalFit(
+                        str(f["encoder"]),
+                        float(f["margin_scale"]),
+                        float(f["dense_scale"]),
+                        float(f["bias"]),
+                        float(f["threshold"]),
+                        str(f.get("passages", "hi")),
+                    ),
+                )
+                for lang, f in sorted(fits.items())
+            ),
+        )
+
+
+def _sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-z))) if z > -50 else 0.0
 
 
 @dataclass(frozen=True)
@@ -205,18 +282,12 @@ class TrainedReader:
         self.backend = backend
         self.weights = ReaderWeights.open(weights_dir)
         m = self.weights.manifest
-        cal = m["calibration"]
-        by_language = (
-            ()
-            if threshold is not None
-            else tuple((str(k), float(v)) for k, v in sorted(cal.get("threshold_by_language", {}).items()))
-        )
-        self.calibration = Calibration(
-            float(cal["scale"]),
-            float(cal["bias"]),
-            float(cal["threshold"] if threshold is None else threshold),
-            by_language,
-        )
+        try:
+            self.calibration = Calibration.from_manifest(m["calibration"], threshold)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReaderWeightsError(
+                self.weights.folder / MANIFEST_FILE, f"bad calibration ({exc!r})"
+            ) from exc
         self.encoder = encoder
         self.cache_dir = cache_dir
         self.max_hits = max_hits
@@ -405,10 +476,12 @@ class TrainedReader:
         pick = self._pick(question, hits[: self.max_hits])
         if pick is None:
             return abstention(self.name, question, language, 0.0)
-        confidence = self.calibration.confidence(pick.margin)
-        if confidence < self.calibration.threshold_for(language):
-            return abstention(self.name, question, language, confidence)
         hit = hits[pick.hit]
+        confidence, threshold = self.calibration.judge(
+            pick.margin, language, hit.dense_score, self.encoder_id(), detect_language(hit.chunk.text)
+        )
+        if confidence < threshold:
+            return abstention(self.name, question, language, confidence)
         text = hit.chunk.text
         a, b = _char_span(pick, text)
         if b <= a:
@@ -494,6 +567,19 @@ class TrainedReader:
                 ):
                     best = cand
         return best
+
+    def evidence(self, question: str, hits: Sequence[Hit]) -> tuple[float, float | None] | None:
+        """(margin, dense score of its passage) of the answer `read` would weigh, None when no span: the
+        features the confidence is fitted on (training/calibrate.py)."""
+        hits = list(hits)
+        pick = self._pick(question, hits[: self.max_hits])
+        return None if pick is None else (pick.margin, hits[pick.hit].dense_score)
+
+    def encoder_id(self) -> str | None:
+        """The encoder's model id as a retrieval fit names it: the fp32 ONNX export gives torch's vectors
+        (cosine 1.0 to 1e-6, every recall figure equal), so "@onnx" is the same encoder; int8 is not."""
+        model_id = getattr(self.encoder, "model_id", None)
+        return None if model_id is None else str(model_id).removesuffix("@onnx")
 
     def margins(self, question: str, contexts: Sequence[str]) -> list[tuple[float, str]]:
         """(margin, answer text) of the best span in each context alone: for calibration and benchmarks."""
