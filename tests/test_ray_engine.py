@@ -47,6 +47,29 @@ def test_a_bad_file_fails_the_ray_build_by_name_and_the_index_stays(
     assert (tmp_path / "index" / "CURRENT").read_text() == live
 
 
+def _write_shard(path: Path, rows: list[int], dim: int = 3) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    vectors = pa.array([[float(r)] * dim for r in rows], type=pa.list_(pa.float32()))
+    pq.write_table(pa.table({"row": pa.array(rows, type=pa.int64()), "vector": vectors}), path)
+
+
+def test_the_merge_places_shards_by_row_and_refuses_a_missing_or_duplicated_row(tmp_path: Path) -> None:
+    from qa.ray_engine import EngineError, merge_shards
+
+    _write_shard(tmp_path / "a.parquet", [3, 0])
+    _write_shard(tmp_path / "b.parquet", [1, 4, 2])
+    merged = merge_shards(tmp_path, 5)
+    assert merged.dtype == np.float32 and merged.shape == (5, 3)
+    np.testing.assert_array_equal(merged[:, 0], [0, 1, 2, 3, 4])
+    with pytest.raises(EngineError, match="1 of 6 missing, 0 written more than once"):
+        merge_shards(tmp_path, 6)
+    _write_shard(tmp_path / "c.parquet", [4])
+    with pytest.raises(EngineError, match="0 of 5 missing, 1 written more than once"):
+        merge_shards(tmp_path, 5)
+
+
 ray = pytest.importorskip("ray", reason="the Ray engine is an extra: pip install 'samachar-qa[ray]'")
 
 
@@ -68,16 +91,33 @@ def _build(documents: list[Any], encoder: Any, embed: Any = None) -> Any:
 
 @pytest.mark.slow
 def test_a_ray_build_is_the_local_build(
-    local_ray, real_encoder, model_cache: Path, seed_corpus: Path
+    local_ray,
+    real_encoder,
+    model_cache: Path,
+    seed_corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # type: ignore[no-untyped-def]
+    from qa import ray_engine
     from qa.corpus import load_corpus
-    from qa.ray_engine import ray_embedder
 
+    shards: list[str] = []
+
+    def merge_shards(folder: Path, n: int) -> np.ndarray:  # what the workers wrote, seen before the merge
+        shards.extend(p.name for p in folder.iterdir())
+        return merge(folder, n)
+
+    merge = ray_engine.merge_shards
+    monkeypatch.setattr(ray_engine, "merge_shards", merge_shards)
+    staging = tmp_path / "staging"
     documents = load_corpus(seed_corpus)
     local = _build(documents, real_encoder)
-    remote = _build(
-        documents, real_encoder, ray_embedder(DEFAULT_MODEL, model_cache, num_workers=2, batch_size=8)
+    embed = ray_engine.ray_embedder(
+        DEFAULT_MODEL, model_cache, num_workers=2, batch_size=8, staging_dir=staging
     )
+    remote = _build(documents, real_encoder, embed)
+    assert len(shards) > 1 and all(name.endswith(".parquet") for name in shards)
+    assert list(staging.iterdir()) == []  # the job's staging folder is gone
     assert remote.chunks == local.chunks and remote.members == local.members
     assert remote.manifest["corpus_fingerprint"] == local.manifest["corpus_fingerprint"]
     np.testing.assert_allclose(remote.vectors, local.vectors, atol=1e-5)
@@ -135,3 +175,30 @@ def test_ingest_with_ray_embeds_only_the_new_article(
     assert report.added_documents == ("naval",)
     assert report.texts_embedded == len(set(index_texts(after.data)) - before)  # the new texts only
     assert "रघुनाथन" in assistant.ask("अभ्यास का नेतृत्व किसने किया?").text
+
+
+class DropsARow:
+    """An encoder actor that loses text 0, as a buggy worker would."""
+
+    def __init__(self, model: str, cache_dir: str) -> None:
+        from qa.ray_engine import EncoderActor
+
+        self.inner = EncoderActor(model, cache_dir)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = self.inner(batch)
+        keep = out["row"] != 0
+        return {"row": out["row"][keep], "vector": out["vector"][keep]}
+
+
+@pytest.mark.slow
+def test_a_job_that_loses_rows_fails_and_leaves_no_staging(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from qa.ray_engine import EngineError, ray_embedder
+
+    staging = tmp_path / "staging"
+    embed = ray_embedder(
+        "hashing:64", tmp_path, num_workers=1, batch_size=4, staging_dir=staging, actor=DropsARow
+    )  # type: ignore[arg-type]
+    with pytest.raises(EngineError, match="1 of 12 missing"):
+        embed([f"वाक्य {i}" for i in range(12)])
+    assert list(staging.iterdir()) == []
