@@ -14,7 +14,6 @@ retrieval-aware confidence was fitted on articles 0-9 (training/calibrate.py --w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._report import report as write_report  # noqa: E402
 from benchmarks._xquad import REPO, TUNE_ARTICLES, load_xquad  # noqa: E402
 from qa import metrics as M  # noqa: E402
 from qa.config import Settings  # noqa: E402
@@ -109,13 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args(argv)
     report = run(args.questions, args.every, args.reader, args.k, args.split)
-    print(json.dumps(report, indent=1, ensure_ascii=False))
-    args.out.mkdir(parents=True, exist_ok=True)
     tag = args.reader.replace(":", "_").replace("/", "_")[-60:]
     suffix = "" if args.split == "all" else f"-{args.split}"
-    (args.out / f"abstention_xquad-{tag}-{args.questions}{suffix}.json").write_text(
-        json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
+    write_report(report, args.out / f"abstention_xquad-{tag}-{args.questions}{suffix}.json")
     return 0
 
 

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._report import report as write_report  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.datasets import load_dataset  # noqa: E402
 from qa.pipeline import Assistant  # noqa: E402
@@ -55,9 +55,7 @@ def main() -> int:
         **{f"{k}_p50_ms": round(statistics.median(v), 1) for k, v in timings.items()},
         **{f"{k}_p95_ms": pct(v, 0.95) for k, v in timings.items()},
     }
-    print(json.dumps(result, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_report(result, args.out)
     return 0
 
 

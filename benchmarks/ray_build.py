@@ -11,13 +11,13 @@ actors can at best double one; a cluster adds machines, not cores of this one.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._report import report as write_report  # noqa: E402
 from benchmarks._xquad import REPO, load_xquad  # noqa: E402
 from qa.config import DEFAULT_MODEL, Settings  # noqa: E402
 from qa.types import Document  # noqa: E402
@@ -65,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_over_local": round(local_s / seconds, 2),
         }
     ray.shutdown()
-    print(json.dumps(result, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_report(result, args.out)
     return 0
 
 
