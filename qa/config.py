@@ -29,8 +29,9 @@ class Settings:
     chunk_tokens: int = 160
     chunk_overlap_sentences: int = 1
     top_k: int = 5
-    # The shipped span model (qa/readers/model/); see qa.readers.registry.READER_CHOICES for the others.
-    reader: str = "trained"
+    # The shipped span model (qa/readers/model/) on ONNX Runtime fp32: the torch network's answers (its
+    # logits to 1e-5), without importing torch at start-up; see qa.readers.registry.READER_CHOICES.
+    reader: str = "trained@onnx"
     max_question_chars: int = 2000
     max_article_bytes: int = 5_000_000
 

@@ -87,12 +87,16 @@ def real_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def seed_assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder):  # type: ignore[no-untyped-def]
-    """An Assistant over a copy of the seed corpus with the real model (shared: do not ingest into it)."""
+    """An Assistant over a copy of the seed corpus with the real model (shared: do not ingest into it), and
+    the trained reader in torch (the tests of its network and of its sharing the encoder's modules need
+    torch's; the default ONNX reader is compared with it in test_trained_reader and serves the app tests)."""
     from qa.config import Settings
     from qa.pipeline import Assistant
 
     root = tmp_path_factory.mktemp("seed-assistant")
     corpus = root / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", cache_dir=root / "cache")
+    settings = Settings(
+        corpus_dir=corpus, index_dir=root / "index", cache_dir=root / "cache", reader="trained"
+    )
     return Assistant.from_settings(settings, progress=False, encoder=real_encoder)

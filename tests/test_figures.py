@@ -19,7 +19,7 @@ def test_the_committed_readme_matches_the_committed_figures() -> None:
 def test_collect_render_and_check_round_trip(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
-    (results / "abstention_xquad-trained-hi.json").write_text(
+    (results / "abstention_xquad-trained@onnx-hi.json").write_text(
         json.dumps(
             {
                 "outside_questions": 10,

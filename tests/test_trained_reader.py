@@ -297,11 +297,18 @@ def test_the_onnx_reader_looks_words_up_in_the_encoders_own_table(
     from qa.readers.span_model import context_windows
     from qa.readers.trained import TrainedReader
 
-    weight = seed_assistant.encoder.model[0].auto_model.embeddings.word_embeddings.weight
-    reader = TrainedReader(seed_assistant.encoder, cache_dir=model_cache, backend="onnx")
+    serving = seed_assistant.encoder  # the default: queries on ONNX, passages on torch
+    weight = serving.model[0].auto_model.embeddings.word_embeddings.weight
+    # With a torch encoder: the torch weight itself, viewed from numpy, no second table.
+    on_torch = TrainedReader(serving.torch_encoder, cache_dir=model_cache, backend="onnx")
+    assert on_torch._load()[1].table.ctypes.data == weight.data_ptr()
+    # With the default encoder: mapped from its ONNX export's weights file (pages shared with ONNX Runtime's
+    # own mapping of it), the same values.
+    reader = TrainedReader(serving, cache_dir=model_cache, backend="onnx")
     tokenizer, network = reader._load()
-    # The torch encoder's weight itself, viewed from numpy: no second table.
-    assert network.table.ctypes.data == weight.data_ptr() and network.table.shape == tuple(weight.shape)
+    assert isinstance(network.table, np.memmap) and Path(str(network.table.filename)).parent == serving.folder
+    assert network.table.shape == tuple(weight.shape)
+    np.testing.assert_array_equal(network.table[:1000], weight[:1000].detach().numpy())
     # One window's logits against the torch network's.
     hit = next(h for h in seed_assistant.search(HAWAII_HI, 5) if "सह-अध्यक्षता" in h.chunk.text)
     windows = context_windows(

@@ -1,6 +1,7 @@
 """`build_reader`: the one place a reader is chosen by name.
 
-    build_reader("trained", encoder)                           # the default: the shipped span model
+    build_reader("trained@onnx", encoder)                      # the default: the shipped span model, ONNX fp32
+    build_reader("trained", encoder)                           # the same network in torch
     build_reader("trained:/path/to/exported/weights", encoder) # another export of training/train_reader.py
     build_reader("trained@onnx-int8", encoder)                 # on ONNX Runtime, int8 ("@onnx": fp32)
     build_reader("hf-qa:/models/xlm-roberta-squad2", encoder)  # an extractive-QA model, hub id or local path
@@ -18,7 +19,8 @@ from embeddings.encoder import Encoder
 from qa.errors import ReaderSpecError
 from qa.readers.base import Reader
 
-DEFAULT_READER = "trained"
+# fp32 ONNX Runtime gives the torch network's answers without importing torch (see qa.config.Settings.reader).
+DEFAULT_READER = "trained@onnx"
 TRAINED_PREFIX = "trained:"
 HF_QA_PREFIX = "hf-qa:"
 HF_GENERATE_PREFIX = "hf-generate:"
