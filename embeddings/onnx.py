@@ -456,9 +456,9 @@ class ServingEncoder:
         return self._onnx.encode_queries(texts)
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        if len(texts) == 0:
+        if len(texts) == 0:  # nothing to embed: no reason to import torch
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.asarray(self.torch_encoder.encode_passages(texts, show_progress=show_progress))
+        return self.torch_encoder.encode_passages(texts, show_progress=show_progress)
 
     def clear_query_cache(self) -> None:
         self._onnx.clear_query_cache()

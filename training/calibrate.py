@@ -194,6 +194,7 @@ def fit_with_retrieval(weights: Path, lang: str, max_false_abstention: float) ->
     """The retrieval-aware fit of `lang` questions (see the module docstring), with the rates it gives on
     the reads it was fitted on."""
     from benchmarks._xquad import TUNE_ARTICLES, load_xquad
+    from qa.readers.trained import RetrievalFit
 
     paragraphs, questions = load_xquad("hi", lang)
     article_of = {q.doc_id: q.article for q in questions}
@@ -212,14 +213,10 @@ def fit_with_retrieval(weights: Path, lang: str, max_false_abstention: float) ->
     margin_scale, dense_scale, bias = fit_logistic(
         np.concatenate([pos, neg]), np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     )
+    fit = RetrievalFit(encoder, margin_scale, dense_scale, bias, threshold=0.0)  # the reader's formula
 
     def confidence(reads: list[tuple[float, float] | None]) -> np.ndarray:
-        return np.array(
-            [
-                0.0 if e is None else 1 / (1 + np.exp(-(margin_scale * e[0] + dense_scale * e[1] + bias)))
-                for e in reads
-            ]
-        )
+        return np.array([0.0 if e is None else fit.confidence(*e) for e in reads])
 
     threshold = pick_threshold(confidence(inside), max_false_abstention)
     return {

@@ -215,9 +215,16 @@ def build_network(base: Any) -> Any:
             self.qa_outputs = nn.Linear(int(encoder.config.hidden_size), 2)
 
         def forward(
-            self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+            self,
+            input_ids: torch.Tensor | None,
+            attention_mask: torch.Tensor,
+            inputs_embeds: torch.Tensor | None = None,
         ) -> tuple[torch.Tensor, torch.Tensor]:
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            """(start, end) logits of token ids, or of their word-embedding rows (`inputs_embeds`, for the
+            ONNX export whose table lives outside the graph)."""
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds
+            ).last_hidden_state
             logits = self.qa_outputs(hidden)
             start, end = logits.unbind(dim=-1)
             return start, end

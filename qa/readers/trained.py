@@ -417,9 +417,11 @@ class TrainedReader:
     def _base(self) -> tuple[Any, Any]:
         """(tokenizer, BertModel) of the base model: the encoder's own when it is the base model."""
         base_model = str(self.weights.manifest["base_model"])
-        model = getattr(self.encoder, "model", None)
-        if model is not None and getattr(self.encoder, "model_id", None) == base_model:
-            return model.tokenizer, model[0].auto_model
+        # The id first: the default encoder loads its torch model only when `model` is asked for.
+        if getattr(self.encoder, "model_id", None) == base_model:
+            model = getattr(self.encoder, "model", None)
+            if model is not None:
+                return model.tokenizer, model[0].auto_model
         folder = self._base_folder()
         try:
             from transformers import AutoTokenizer
@@ -643,9 +645,7 @@ def _from_embeddings(network: Any) -> Any:
         def forward(
             self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor
         ) -> tuple[torch.Tensor, torch.Tensor]:
-            hidden = self.inner.encoder(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
-            start, end = self.inner.qa_outputs(hidden.last_hidden_state).unbind(dim=-1)
-            return start, end
+            return self.inner(None, attention_mask, inputs_embeds=inputs_embeds)
 
     return FromEmbeddings(network)
 
