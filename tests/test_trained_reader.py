@@ -213,6 +213,9 @@ def test_a_language_can_have_its_own_threshold() -> None:
 
     cal = Calibration(1.0, 0.0, 0.45, (("en", 0.03),))
     assert cal.threshold_for("en") == 0.03 and cal.threshold_for("hi") == 0.45
+    # The per-language thresholds were fitted on Hindi passages: an English question over English text (a
+    # quoted tweet) is a same-language read, like the held-out training reads, and gets their threshold.
+    assert cal.threshold_for("en", "hi") == 0.03 and cal.threshold_for("en", "en") == 0.45
     shipped = TrainedReader(None)
     assert shipped.calibration.threshold_for("en") < shipped.calibration.threshold_for("hi")
     forced = TrainedReader(None, threshold=0.7)  # an explicit threshold applies to every language
@@ -230,7 +233,8 @@ def test_the_retrieval_aware_fit_applies_only_to_its_encoder_and_language() -> N
     margin_only = (cal.confidence(2.0), 0.03)
     assert cal.judge(2.0, "en", 0.75, "other-encoder", "hi") == margin_only  # another encoder's cosines
     assert cal.judge(2.0, "en", None, "enc", "hi") == margin_only  # a given paragraph, not retrieved
-    assert cal.judge(2.0, "en", 0.75, "enc", "en") == margin_only  # an English passage: fitted on Hindi ones
+    # An English passage: neither fit was made on one; the training reads' threshold (same-language reads).
+    assert cal.judge(2.0, "en", 0.75, "enc", "en") == (cal.confidence(2.0), 0.45)
     assert cal.judge(2.0, "hi", 0.75, "enc", "hi") == (cal.confidence(2.0), 0.45)  # no fit for Hindi here
     shipped = Calibration.from_manifest(
         {

@@ -165,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         by_language[lang] = pick_threshold(conf(margins), args.max_false_abstention)
     if by_language:
         calibration["threshold_by_language"] = by_language
+        calibration["threshold_by_language_passages"] = "hi"  # applied only to passages in that language
         calibration["method"] = str(calibration["method"]) + (
-            f"; for {', '.join(sorted(by_language))} questions the same rule on the reads of the gold "
-            f"paragraph for the questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning split)"
+            f"; for {', '.join(sorted(by_language))} questions over Hindi passages the same rule on the reads "
+            f"of the gold paragraph for the questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning "
+            f"split)"
         )
     fits: dict[str, dict[str, object]] = {}
     for lang in args.with_retrieval:

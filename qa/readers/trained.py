@@ -158,15 +158,26 @@ class RetrievalFit:
 class Calibration:
     """confidence = sigmoid(scale · margin + bias); abstain below `threshold`, or below the threshold of the
     question's language where the manifest gives one (an English question over Hindi text is read with
-    lower margins: see the model card)."""
+    lower margins: see the model card).
+
+    `threshold` comes from held-out training reads, whose question and passage share a language; the
+    per-language thresholds from reads of `by_language_passages` (Hindi) passages. A passage known to be in
+    another language (a quoted English tweet) is not what they were fitted on, so it gets `threshold`: an
+    English question over English text has the margins of the training reads, not the low ones of a
+    cross-lingual read."""
 
     scale: float
     bias: float
     threshold: float
     by_language: tuple[tuple[str, float], ...] = ()
     with_retrieval: tuple[tuple[str, RetrievalFit], ...] = ()
+    by_language_passages: str = "hi"
 
-    def threshold_for(self, language: str) -> float:
+    def threshold_for(self, language: str, passage_language: str | None = None) -> float:
+        """The threshold for a `language` question read from a `passage_language` passage (None: unknown,
+        taken to be the passages the per-language thresholds were fitted on)."""
+        if passage_language is not None and passage_language != self.by_language_passages:
+            return self.threshold
         return dict(self.by_language).get(language, self.threshold)
 
     def confidence(self, margin: float) -> float:
@@ -191,7 +202,7 @@ class Calibration:
             and passage_language == fit.passages
         ):
             return fit.confidence(margin, dense), fit.threshold
-        return self.confidence(margin), self.threshold_for(language)
+        return self.confidence(margin), self.threshold_for(language, passage_language)
 
     @classmethod
     def from_manifest(cls, cal: dict[str, Any], threshold: float | None = None) -> Calibration:
@@ -219,6 +230,7 @@ class Calibration:
                 )
                 for lang, f in sorted(fits.items())
             ),
+            str(cal.get("threshold_by_language_passages", "hi")),
         )
 
 
