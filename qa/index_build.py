@@ -9,6 +9,7 @@ texts an earlier index already embedded with the same model are reused, so an in
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,13 @@ from embeddings.encoder import Encoder
 from embeddings.index import VectorIndex
 from qa.chunking import chunk_document, split_sentences
 from qa.errors import IndexMismatchError
-from qa.index_store import IndexData, IndexParams, Sentence
+from qa.index_store import IndexData, IndexParams, Sentence, stored_vectors
 from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document
 
 EMBED_BATCH = 64
-#: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the article
-#: being embedded). Texts are embedded article by article, so a caller can show per-file progress.
+#: Called after each batch of texts is embedded: (texts embedded so far, texts to embed, id of the first
+#: article, in id order, not yet wholly embedded: it only moves forward, so a caller can show per-file progress).
 EmbedProgress = Callable[[int, int, str], None]
 #: Embeds passage texts elsewhere (e.g. `qa.ray_engine.ray_embedder`): all the texts a build must embed, in one
 #: call; returns one L2-normalised float32 row per text, in order. Without one, the build embeds in-process.
@@ -105,7 +106,7 @@ def build_index(
     known: dict[str, np.ndarray] = {}
     if previous is not None and previous[1] == params.model:
         old = previous[0]
-        for text, v in zip(index_texts(old), np.concatenate([old.vectors, old.sentence_vectors])):
+        for text, v in zip(index_texts(old), np.concatenate(stored_vectors(old))):
             known[_text_key(params.model, text)] = v
     keys = [_text_key(params.model, t) for t in texts]
     row_docs = [c.doc_id for c in chunks] + [s.doc_id for s in sentences]
@@ -115,7 +116,10 @@ def build_index(
         if key not in known and key not in pending:
             pending.add(key)
             todo.append(i)
-    todo.sort(key=lambda i: row_docs[i])  # article by article (stable: chunks before their sentences)
+    # Shortest first: a batch pads every text to its longest, so texts of like length waste least. On
+    # XQuAD-hi's paragraphs, padded tokens per real token fall from 1.43 (article by article) to about 1.03
+    # (benchmarks/build_speed.py). The rows are put back in place below, so the order changes no vector.
+    todo.sort(key=lambda i: len(texts[i]))
     todo_texts = [texts[i] for i in todo]
     if embed is None:
         embedded = _embed_here(encoder, todo_texts, [row_docs[i] for i in todo], progress, on_progress)
@@ -188,18 +192,25 @@ def _progress(items: Sequence[Any], enabled: bool, desc: str, unit: str = "doc")
 def _embed_here(
     encoder: Encoder, texts: list[str], doc_ids: list[str], progress: bool, on_progress: EmbedProgress | None
 ) -> np.ndarray:
-    """`texts` embedded in this process, batch by batch (article by article: `doc_ids[i]` is the article of
+    """`texts` embedded in this process, batch by batch (`doc_ids[i]` is the article of
     `texts[i]`), with a progress bar and `on_progress` after each batch."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     # Counted in texts (passages and sentence windows), not batches: the bar shows texts/s and a time left.
     bar = _text_bar(len(texts), progress)
+    # Texts go shortest first across articles; progress names the first article (by id) with texts still to
+    # embed, so the name only moves forward, one article after another, as a reader of it expects.
+    remaining = Counter(doc_ids)
+    articles, current = sorted(remaining), 0
     for start in range(0, len(texts), EMBED_BATCH):
         end = min(start + EMBED_BATCH, len(texts))
         out[start:end] = encoder.encode_passages(texts[start:end])
+        remaining.subtract(doc_ids[start:end])
+        while current < len(articles) - 1 and remaining[articles[current]] == 0:
+            current += 1
         if bar is not None:
             bar.update(end - start)
         if on_progress is not None:
-            on_progress(end, len(texts), doc_ids[end - 1])
+            on_progress(end, len(texts), articles[current])
     if bar is not None:
         bar.close()
     return out

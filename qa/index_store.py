@@ -181,11 +181,13 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
                 Chunk(id=row["id"], doc_id=row["doc_id"], text=text, start=row["start"], end=row["end"])
             )
             members.append([int(j) for j in row["sentences"]])
-        # Read into memory, not memory-mapped: a vector file truncated or rewritten under a running
-        # server would otherwise end the process with SIGBUS when its rows are next read (an ingest
-        # reuses them).
-        vectors = np.load(version / "vectors.npy")
-        sentence_vectors = np.load(version / "sentence_vectors.npy")
+        # Memory-mapped, and never read while serving: the retriever re-scores its candidates from the
+        # FAISS indexes' own rows (`VectorIndex.rows`), so the float32 vectors are not held twice (4.6 GB
+        # at a million passages with their sentences). A rebuild or ingest takes them through
+        # `stored_vectors`, which never reads a mapped page: a file truncated under a running server would
+        # end it with SIGBUS there.
+        vectors = np.load(version / "vectors.npy", mmap_mode="r")
+        sentence_vectors = np.load(version / "sentence_vectors.npy", mmap_mode="r")
         dense = VectorIndex.load(version / "dense.faiss", dim=dim, rows=len(chunks))
         sentence_index = VectorIndex.load(version / "sentences.faiss", dim=dim, rows=len(sentences))
     except (OSError, ValueError, KeyError, TypeError, VectorIndexError) as exc:
@@ -221,6 +223,44 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
         lexical,
     )
     return data, manifest
+
+
+def stored_vectors(data: IndexData) -> tuple[np.ndarray, np.ndarray]:
+    """`data`'s (vectors, sentence_vectors) in memory, for a rebuild or ingest to reuse.
+
+    A loaded index's vector files are memory-mapped and may have changed on disk since the load (checksums
+    are checked then). Where the FAISS index holds its vectors exactly (flat, HNSW), they are copied from it,
+    as checked at the load, and the files are not read; otherwise (IVF-SQ8 holds them at 8 bits) the files
+    are read with np.load, so a changed file raises IndexCorruptError instead of ending the process with the
+    SIGBUS a mapped page read past a truncated end would raise.
+
+    Raises:
+        IndexCorruptError: a vector file that must be read is no longer the array that was loaded.
+    """
+    out = []
+    for array, index in ((data.vectors, data.dense), (data.sentence_vectors, data.sentence_index)):
+        if isinstance(array, np.memmap):
+            if index.exact:
+                array = index.rows(np.arange(len(index)))
+            else:
+                array = _read_again(Path(str(array.filename)), array)
+        out.append(np.asarray(array))
+    return out[0], out[1]
+
+
+def _read_again(path: Path, mapped: np.ndarray) -> np.ndarray:
+    try:
+        fresh = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"{path} changed since the index was loaded ({exc}); rebuild the index (qa build)"
+        ) from exc
+    if fresh.shape != mapped.shape or fresh.dtype != mapped.dtype:
+        raise IndexCorruptError(
+            f"{path} changed since the index was loaded: {fresh.shape} rows, {mapped.shape} expected; "
+            f"rebuild the index (qa build)"
+        )
+    return fresh
 
 
 def current_version(index_dir: Path) -> Path:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -151,16 +152,20 @@ def ray_embedder(
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise EngineError(f"Cannot reach the Ray cluster at {address or 'local'}: {exc}") from exc
         items = [{"row": i, "text": t} for i, t in enumerate(texts)]
-        done = ray.data.from_items(items).map_batches(
-            actor,
-            fn_constructor_kwargs={"model": model, "cache_dir": str(cache_dir)},
-            batch_size=batch_size,
-            batch_format="numpy",
-            concurrency=num_workers,
-            num_cpus=1,
-            max_restarts=MAX_RESTARTS,
-            max_task_retries=MAX_RESTARTS,
-        )
+        with warnings.catch_warnings():
+            # Ray 2.60 deprecates passing max_restarts / max_task_retries and names no replacement; its
+            # default is to restart a dead actor forever. The bound is kept (pyproject pins Ray below 2.64).
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            done = ray.data.from_items(items).map_batches(
+                actor,
+                fn_constructor_kwargs={"model": model, "cache_dir": str(cache_dir)},
+                batch_size=batch_size,
+                batch_format="numpy",
+                concurrency=num_workers,
+                num_cpus=1,
+                max_restarts=MAX_RESTARTS,
+                max_task_retries=MAX_RESTARTS,
+            )
         if staging_dir is not None:
             Path(staging_dir).mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".ray-staging-", dir=staging_dir))

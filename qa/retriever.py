@@ -281,12 +281,17 @@ class Retriever:
         zeros = np.zeros(len(candidates), dtype=np.float32)
         whole, best = zeros, zeros
         if q is not None and len(candidates):
-            whole = np.asarray(self.vectors[candidates]) @ q
+            # Re-scored from the FAISS indexes' rows, not the (memory-mapped) vector files: see load_index.
+            whole = self.dense.rows(candidates) @ q
             best = whole.copy()  # a chunk with no sentence row (none in practice) keeps its own cosine
-            for j, i in enumerate(candidates):
-                rows = self.members[int(i)]
+            members = [self.members[int(i)] for i in candidates]
+            flat = np.array([j for rows in members for j in rows], dtype=np.int64)
+            scores = self.sentence_index.rows(flat) @ q
+            at = 0
+            for j, rows in enumerate(members):
                 if rows:
-                    best[j] = float(np.max(np.asarray(self.sentence_vectors[list(rows)]) @ q))
+                    best[j] = float(np.max(scores[at : at + len(rows)]))
+                at += len(rows)
         bm25 = dict(lexical)
         lex = np.array([bm25.get(int(i), 0.0) for i in candidates], dtype=np.float32)
         coverage = self.lexical.query_coverage(query) if mode == "hybrid" else 0.0

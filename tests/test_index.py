@@ -64,6 +64,35 @@ def test_ivf_sq8_finds_each_row_and_survives_save_and_load(tmp_path: Path) -> No
     np.testing.assert_array_equal(again.search(v[:50], 3)[1], ids)
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-sq8"])
+def test_rows_are_the_stored_vectors_after_save_and_load(tmp_path: Path, kind: str) -> None:
+    v = _unit_rows(2_000)
+    index = VectorIndex.build(v, kind)  # type: ignore[arg-type]
+    index.save(tmp_path / "dense.faiss")
+    ids = np.array([7, 0, 1_999, 7])
+    for each in (index, VectorIndex.load(tmp_path / "dense.faiss", dim=32, rows=2_000)):
+        if kind == "ivf-sq8":  # decoded from 8 bits a component: close to, not exactly, the rows
+            np.testing.assert_allclose((each.rows(ids) * v[ids]).sum(axis=1), 1.0, atol=5e-3)
+        else:
+            np.testing.assert_array_equal(each.rows(ids), v[ids])
+        assert each.rows(np.array([], dtype=np.int64)).shape == (0, 32)
+        with pytest.raises(VectorIndexError, match="outside"):
+            each.rows(np.array([2_000]))
+
+
+def test_an_ivf_index_written_without_its_row_map_still_gives_rows(tmp_path: Path) -> None:
+    import faiss
+
+    v = _unit_rows(2_000)
+    index = VectorIndex.build(v, "ivf-sq8")
+    index._index.set_direct_map_type(faiss.DirectMap.NoMap)  # as indexes were written before `rows`
+    index.save(tmp_path / "old.faiss")
+    loaded = VectorIndex.load(tmp_path / "old.faiss", dim=32, rows=2_000)
+    np.testing.assert_array_equal(
+        loaded.rows(np.arange(5)), VectorIndex.build(v, "ivf-sq8").rows(np.arange(5))
+    )
+
+
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_save_load_roundtrip(tmp_path: Path, kind: str) -> None:
     v = _unit_rows(200)

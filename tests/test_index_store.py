@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,16 @@ import pytest
 
 from embeddings.index import VectorIndex
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from qa.index_store import CURRENT, IndexData, IndexParams, Sentence, current_version, load_index, save_index
+from qa.index_store import (
+    CURRENT,
+    IndexData,
+    IndexParams,
+    Sentence,
+    current_version,
+    load_index,
+    save_index,
+    stored_vectors,
+)
 from qa.lexical import LexicalIndex
 from qa.types import Chunk, Document
 
@@ -70,6 +80,33 @@ def test_round_trip_keeps_every_row_in_step(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.vectors, data.vectors)
     np.testing.assert_array_equal(loaded.sentence_vectors, data.sentence_vectors)
     assert len(loaded.dense) == 3 and len(loaded.sentence_index) == 6 and len(loaded.lexical) == 3
+
+
+def test_loaded_vectors_are_mapped_and_a_file_changed_under_them_is_an_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    data = make_data()
+    save_index(tmp_path / "flat", data, manifest())
+    loaded, _ = load_index(tmp_path / "flat", PARAMS, DIM)
+    assert isinstance(loaded.vectors, np.memmap) and isinstance(loaded.sentence_vectors, np.memmap)
+    vectors, sentence_vectors = stored_vectors(loaded)  # copied from the flat indexes: exact, in memory
+    assert not isinstance(vectors, np.memmap) and not isinstance(sentence_vectors, np.memmap)
+    np.testing.assert_array_equal(vectors, data.vectors)
+    np.testing.assert_array_equal(sentence_vectors, data.sentence_vectors)
+    assert stored_vectors(data)[0] is data.vectors  # a built index's arrays are already in memory
+    # IVF-SQ8 holds its rows at 8 bits: the files are read again, and a changed one is refused.
+    ivf = replace(data, dense=VectorIndex.build(data.vectors, "ivf-sq8"))
+    version, _ = save_index(tmp_path / "ivf", ivf, manifest())
+    loaded, _ = load_index(tmp_path / "ivf", PARAMS, DIM)
+    assert loaded.dense.kind == "ivf-sq8"
+    np.testing.assert_array_equal(stored_vectors(loaded)[0], data.vectors)
+    with open(version / "vectors.npy", "r+b") as f:  # truncated under the running process
+        f.truncate(100)
+    with pytest.raises(IndexCorruptError, match="vectors.npy changed since"):
+        stored_vectors(loaded)
+    np.save(version / "vectors.npy", np.zeros((5, DIM), dtype=np.float32))  # replaced by other rows
+    with pytest.raises(IndexCorruptError, match=r"vectors.npy changed since .*\(5, 8\) rows"):
+        stored_vectors(loaded)
 
 
 def test_a_new_version_goes_live_and_the_one_before_is_kept_one_round(tmp_path: Path) -> None:

@@ -200,6 +200,28 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     assert encoder.embedded == report.texts_embedded == 1
 
 
+def test_serving_never_reads_the_vector_files(built, hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    """The vector files are memory-mapped and answers are re-scored from the FAISS rows: files truncated
+    under a running server change no answer (a mapped page read past the end would kill it with SIGBUS),
+    and an ingest reuses the flat indexes' exact rows instead of the files."""
+    from qa.index_store import current_version
+
+    _, index_dir = built
+    loaded = Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
+    question = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
+    before = [(h.chunk.id, round(h.score, 6)) for h in loaded.search(question, 5)]
+    version = current_version(index_dir)
+    for name in ("vectors.npy", "sentence_vectors.npy"):
+        with open(version / name, "r+b") as f:
+            f.truncate(64)
+    assert [(h.chunk.id, round(h.score, 6)) for h in loaded.search(question, 5)] == before
+    extra = parse_article("भारतीय नौसेना ने विशाखापत्तनम में अभ्यास किया।", doc_id="extra", source="test")
+    updated, report = loaded.with_documents([extra])
+    assert report.added_documents == ("extra",)
+    # The same passages first (scores move a little: BM25 counts the new article too).
+    assert [h.chunk.id for h in updated.search(question, 5)] == [chunk_id for chunk_id, _ in before]
+
+
 _KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
