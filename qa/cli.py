@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qa.config import Settings
-from qa.errors import QAError
+from qa.errors import CorpusError, QAError
 from qa.evaluate import EvaluationInterrupted
 from qa.index_build import Embedder
 
@@ -25,9 +25,20 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _corpus_uri(args: argparse.Namespace) -> str | None:
+    """The --corpus argument when it names a URI (s3://bucket/news) rather than a folder."""
+    corpus = getattr(args, "corpus", None)
+    return corpus if corpus is not None and "://" in corpus else None
+
+
+def _settings(args: argparse.Namespace, *, corpus_uri_ok: bool = False) -> Settings:
+    corpus, uri = getattr(args, "corpus", None), _corpus_uri(args)
+    if uri is not None:
+        if not corpus_uri_ok:
+            raise CorpusError(uri, "only `qa build --engine ray` reads a corpus from a URI; give a folder")
+        corpus = None  # read by the Ray engine (cmd_build); the settings keep the local default
     return Settings.from_env(
-        corpus_dir=getattr(args, "corpus", None),
+        corpus_dir=Path(corpus) if corpus is not None else None,
         index_dir=getattr(args, "index", None),
         model=getattr(args, "model", None),
         reader=getattr(args, "reader", None),
@@ -35,7 +46,12 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", type=Path, help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR)")
+    # A string, not a Path: `qa build --engine ray` also takes a URI (s3://bucket/news), which Path would mangle.
+    p.add_argument(
+        "--corpus",
+        help="article folder (default: corpus/ or $SAMACHAR_CORPUS_DIR); with `build --engine ray` also a URI "
+        "Ray Data reads (s3://bucket/news, gs://…, file://…)",
+    )
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
     p.add_argument(
         "--model",
@@ -88,9 +104,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     from qa.pipeline import make_encoder, params_for
     from qa.retriever import Retriever, writer_lock
 
-    settings = _settings(args)
+    settings = _settings(args, corpus_uri_ok=True)
     # Validated here, before any embedding: a bad file fails the job naming it, and nothing is published.
-    documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
+    uri = _corpus_uri(args)
+    if uri is not None:
+        if args.engine != "ray":
+            raise CorpusError(uri, "a corpus URI is read with --engine ray (pip install 'samachar-qa[ray]')")
+        from qa.ray_engine import read_corpus
+
+        documents = read_corpus(uri, max_bytes=settings.max_article_bytes)
+    else:
+        documents = load_corpus(settings.corpus_dir, max_bytes=settings.max_article_bytes)
     embed = _embedder(args, settings)
     encoder = make_encoder(settings)
     with writer_lock(settings.index_dir):

@@ -85,26 +85,39 @@ def corpus_files(folder: Path) -> dict[str, Path]:
         raise CorpusError(folder, "the corpus folder does not exist")
     if not folder.is_dir():
         raise CorpusError(folder, "the corpus path is not a folder")
-    paths: list[Path] = []
-    for path in sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix()):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+    return {doc_id: folder / rel for doc_id, rel in article_ids(files, folder).items()}
+
+
+def article_ids(files: Iterable[str], where: str | Path) -> dict[str, str]:
+    """The articles among `files` (POSIX paths relative to the corpus root `where`) by the id each gets, in
+    the order they are read: sorted by path; hidden files and folders (a part starting with ``.``) skipped;
+    other suffixes skipped with a warning; ids from the slugified file name, made unique in path order
+    (``-2``, ``-3``, ...). One rule for every place a corpus is read from (a folder, a Ray Data URI).
+
+    Raises:
+        CorpusError: no articles.
+    """
+    articles: dict[str, str] = {}
+    for rel in sorted(files):
+        parts = rel.split("/")
+        if any(part.startswith(".") for part in parts):
             continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        suffix = Path(parts[-1]).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
             logger.warning(
-                "Skipping %s: unsupported suffix (supported: %s)", path, ", ".join(SUPPORTED_SUFFIXES)
+                "Skipping %s/%s: unsupported suffix (supported: %s)",
+                where,
+                rel,
+                ", ".join(SUPPORTED_SUFFIXES),
             )
             continue
-        paths.append(path)
-    if not paths:
-        raise CorpusError(folder, f"no articles found (looked for {', '.join(SUPPORTED_SUFFIXES)} files)")
-    files: dict[str, Path] = {}
-    for path in paths:
         # The id depends on the file name alone (`load_document` slugifies the stem), made unique in path
         # order.
-        doc_id = _unique(slugify(path.stem), files.keys())
-        files[doc_id] = path
-    return files
+        articles[_unique(slugify(Path(parts[-1]).stem), articles.keys())] = rel
+    if not articles:
+        raise CorpusError(where, f"no articles found (looked for {', '.join(SUPPORTED_SUFFIXES)} files)")
+    return articles
 
 
 def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
@@ -137,17 +150,30 @@ def load_document(path: Path, *, max_bytes: int = 5_000_000) -> Document:
         raise CorpusError(path, "the file does not exist")
     if not path.is_file():
         raise CorpusError(path, "not a regular file")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise CorpusError(path, f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes")
+    check_size(path.stat().st_size, max_bytes, path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    raw = decode_article(data, path)
-    doc_id = slugify(path.stem)
+    return document_from_bytes(data, name=path.name, source=path.as_posix(), where=path)
+
+
+def check_size(size: int, max_bytes: int, where: str | Path) -> None:
+    """Refuse an article file larger than `max_bytes` (before reading it)."""
+    if size > max_bytes:
+        raise CorpusError(where, f"the file is {size:,} bytes; the limit is {max_bytes:,} bytes")
+
+
+def document_from_bytes(data: bytes, *, name: str, source: str, where: str | Path) -> Document:
+    """An article file's bytes (its file name `name`) as a Document: decoded and parsed as `load_document`
+    does, its id from the name. Errors name `where`."""
+    stem = Path(name).stem
     return parse_article(
-        raw, doc_id=doc_id, source=path.as_posix(), default_date=_date_from_name(path.stem), path=path
+        decode_article(data, where),
+        doc_id=slugify(stem),
+        source=source,
+        default_date=_date_from_name(stem),
+        path=where,
     )
 
 

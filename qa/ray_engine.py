@@ -1,7 +1,8 @@
 """Embedding on a Ray cluster: `qa build --engine ray` and `qa ingest --engine ray`.
 
 The driver does what is cheap and must be exact: it reads and validates the articles with the project's own
-loader (a bad file fails the job, naming it, before anything is published), chunks them and splits their
+loader (a bad file fails the job, naming it, before anything is published; from a local folder, or from a URI
+on any filesystem Ray Data reads through pyarrow: `read_corpus`), chunks them and splits their
 sentences, and skips texts an earlier index already embedded. Only the embedding, the expensive part, runs on
 the cluster: Ray Data spreads the texts over a pool of encoder actors (`map_batches` with one model load per
 actor), and the workers write what they embed as Parquet shards (`Dataset.write_parquet`; columns `row`, the
@@ -27,6 +28,7 @@ row written twice anyway fails the merge instead of going in silently).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import warnings
@@ -35,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import QAError
+from qa.errors import CorpusError, QAError
 from qa.index_build import Embedder
+from qa.types import Document
 
 #: Restarts of a dead encoder actor, and retries of the batch it was working on.
 MAX_RESTARTS = 3
@@ -178,6 +181,49 @@ def ray_embedder(
     return embed
 
 
+def read_corpus(uri: str, *, max_bytes: int) -> list[Document]:
+    """The articles under `uri`, on any filesystem Ray Data reads through pyarrow (s3://, gs://, hdfs://,
+    file://; credentials from the environment, as Ray Data takes them), read on the driver and validated by
+    the project's own loader rules (`qa.corpus`: the same files, ids, order and refusals as a local folder).
+
+    Raises:
+        CorpusError: the URI cannot be opened or is not a folder, holds no articles, or one article is
+            unreadable (named by its URI); nothing is embedded then.
+        EngineError: pyarrow (part of the [ray] extra) is missing.
+    """
+    from qa.corpus import article_ids, check_size, document_from_bytes
+
+    try:
+        import pyarrow as pa
+        import pyarrow.fs as pafs
+    except ImportError as exc:
+        raise EngineError("reading a corpus URI needs pyarrow: pip install 'samachar-qa[ray]'") from exc
+    base = uri.rstrip("/")
+    try:
+        fs, root = pafs.FileSystem.from_uri(base)
+        kind = fs.get_file_info(root).type
+        if kind == pafs.FileType.NotFound:
+            raise CorpusError(uri, "the corpus folder does not exist")
+        if kind != pafs.FileType.Directory:
+            raise CorpusError(uri, "the corpus path is not a folder")
+        entries = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorpusError(uri, f"cannot be read: {exc}") from exc
+    files = {e.path[len(root.rstrip("/")) + 1 :]: e for e in entries if e.type == pafs.FileType.File}
+    documents = []
+    for doc_id, rel in article_ids(files, base).items():
+        where = f"{base}/{rel}"
+        check_size(int(files[rel].size), max_bytes, where)
+        try:
+            with fs.open_input_stream(files[rel].path) as stream:
+                data = stream.read()
+        except (pa.ArrowException, OSError) as exc:
+            raise CorpusError(where, f"cannot be read: {exc}") from exc
+        doc = document_from_bytes(data, name=rel.rsplit("/", 1)[-1], source=where, where=where)
+        documents.append(dataclasses.replace(doc, id=doc_id))
+    return documents
+
+
 def embedder_for(engine: str, model: str, cache_dir: Path, **options: Any) -> Embedder | None:
     """The embedder an `--engine` names: None for "local" (embed in this process)."""
     if engine == "local":
@@ -187,4 +233,11 @@ def embedder_for(engine: str, model: str, cache_dir: Path, **options: Any) -> Em
     raise EngineError(f"unknown engine {engine!r}; choose local or ray")
 
 
-__all__ = ["EncoderActor", "EngineError", "embedder_for", "merge_shards", "ray_embedder"]
+__all__ = [
+    "EncoderActor",
+    "EngineError",
+    "embedder_for",
+    "merge_shards",
+    "ray_embedder",
+    "read_corpus",
+]

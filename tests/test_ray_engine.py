@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -37,14 +38,66 @@ def test_a_bad_file_fails_the_ray_build_by_name_and_the_index_stays(
 ) -> None:
     from qa.cli import main
 
-    args = ["--corpus", str(seed_corpus), "--index", str(tmp_path / "index"), "--model", "hashing:64"]
-    assert main(["build", *args]) == 0
+    index = ["--index", str(tmp_path / "index"), "--model", "hashing:64"]
+    assert main(["build", "--corpus", str(seed_corpus), *index]) == 0
     live = (tmp_path / "index" / "CURRENT").read_text()
     (seed_corpus / "broken.txt").write_bytes(b"\x00\x01\x02binary\xff\xfe")
     capsys.readouterr()
-    assert main(["build", "--engine", "ray", *args]) == 1
+    assert main(["build", "--engine", "ray", "--corpus", str(seed_corpus), *index]) == 1
     assert "broken.txt" in capsys.readouterr().err
+    if importlib.util.find_spec("pyarrow") is not None:  # the same from a URI (file://, as s3:// would be)
+        assert main(["build", "--engine", "ray", "--corpus", seed_corpus.as_uri(), *index]) == 1
+        assert seed_corpus.as_uri() + "/broken.txt" in capsys.readouterr().err
     assert (tmp_path / "index" / "CURRENT").read_text() == live
+
+
+def test_a_corpus_uri_is_read_by_the_project_s_rules(seed_corpus: Path, tmp_path: Path) -> None:
+    """Any path Ray Data reads (through pyarrow's filesystems; file:// here, s3:// the same way): the same
+    documents as the local folder, the same files skipped, a bad file named by its URI."""
+    pytest.importorskip("pyarrow")
+    from qa.corpus import load_corpus
+    from qa.errors import CorpusError
+    from qa.ray_engine import read_corpus
+
+    (seed_corpus / "notes.pdf").write_bytes(b"%PDF")  # skipped with a warning
+    (seed_corpus / ".hidden.txt").write_text("छिपा", encoding="utf-8")  # skipped
+    (seed_corpus / "more").mkdir()
+    (seed_corpus / "more" / "naval.md").write_text(NEW_ARTICLE, encoding="utf-8")
+    uri = seed_corpus.as_uri() + "/"
+    read, local = read_corpus(uri, max_bytes=5_000_000), load_corpus(seed_corpus)
+    assert [d.id for d in read] == [d.id for d in local] and len(read) == 3
+    assert [(d.title, d.text, d.date) for d in read] == [(d.title, d.text, d.date) for d in local]
+    assert read[-1].source == seed_corpus.as_uri() + "/more/naval.md"
+    with pytest.raises(CorpusError, match="the limit is 100 bytes") as too_big:
+        read_corpus(uri, max_bytes=100)
+    assert too_big.value.path.startswith(seed_corpus.as_uri())
+    (seed_corpus / "more" / "broken.txt").write_bytes(b"\x00\x01binary")
+    with pytest.raises(CorpusError, match="binary") as bad:
+        read_corpus(uri, max_bytes=5_000_000)
+    assert bad.value.path == seed_corpus.as_uri() + "/more/broken.txt"
+    for where, reason in (
+        ((tmp_path / "nowhere").as_uri(), "does not exist"),
+        ((seed_corpus / "more" / "naval.md").as_uri(), "not a folder"),
+        ("nosuchfs://bucket/news", "cannot be read"),
+    ):
+        with pytest.raises(CorpusError, match=reason):
+            read_corpus(where, max_bytes=5_000_000)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no articles"):
+        read_corpus((tmp_path / "empty").as_uri(), max_bytes=5_000_000)
+
+
+def test_only_a_ray_build_takes_a_corpus_uri(
+    seed_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from qa.cli import main
+
+    index = ["--index", str(tmp_path / "index"), "--model", "hashing:64"]
+    assert main(["build", "--corpus", seed_corpus.as_uri(), *index]) == 1
+    assert "with --engine ray" in capsys.readouterr().err
+    assert main(["articles", "--corpus", "s3://bucket/news", *index]) == 1
+    assert "only `qa build --engine ray` reads a corpus from a URI" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
 
 
 def _write_shard(path: Path, rows: list[int], dim: int = 3) -> None:
@@ -124,6 +177,26 @@ def test_a_ray_build_is_the_local_build(
     np.testing.assert_allclose(remote.sentence_vectors, local.sentence_vectors, atol=1e-5)
     for q in QUESTIONS:
         assert [h.chunk.id for h in remote.search(q, 5)] == [h.chunk.id for h in local.search(q, 5)]
+
+
+@pytest.mark.slow
+def test_qa_build_on_ray_from_a_corpus_uri_gives_the_local_index(
+    local_ray, seed_corpus: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from qa.cli import main
+    from qa.index_store import current_version
+
+    model = ["--model", "hashing:64"]
+    assert main(["build", "--corpus", str(seed_corpus), "--index", str(tmp_path / "local"), *model]) == 0
+    remote = ["--corpus", seed_corpus.as_uri(), "--index", str(tmp_path / "remote"), *model]
+    assert main(["build", "--engine", "ray", "--staging", str(tmp_path), *remote]) == 0
+    local, ray_built = current_version(tmp_path / "local"), current_version(tmp_path / "remote")
+    assert (ray_built / "chunks.jsonl").read_text() == (local / "chunks.jsonl").read_text()
+    manifests = [json.loads((v / "manifest.json").read_text()) for v in (local, ray_built)]
+    assert manifests[0]["corpus_fingerprint"] == manifests[1]["corpus_fingerprint"]
+    np.testing.assert_allclose(np.load(ray_built / "vectors.npy"), np.load(local / "vectors.npy"), atol=1e-6)
 
 
 class DiesOnce:

@@ -222,6 +222,34 @@ def test_serving_never_reads_the_vector_files(built, hashing_encoder) -> None:  
     assert [h.chunk.id for h in updated.search(question, 5)] == [chunk_id for chunk_id, _ in before]
 
 
+def test_each_batch_holds_texts_of_like_length_and_the_vectors_are_those_of_any_order(
+    seed_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa import index_build
+
+    monkeypatch.setattr(index_build, "EMBED_BATCH", 8)  # several blocks from the two seed articles
+
+    class Recording(CountingEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[list[int]] = []
+
+        def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+            self.calls.append([self.count_tokens(t) for t in texts])
+            return super().encode_passages(texts)
+
+    encoder = Recording()
+    docs = load_corpus(seed_corpus)
+    built = Retriever.build(docs, encoder, _params(encoder))
+    everything = sorted(n for call in encoder.calls for n in call)
+    # Each call is one block of the texts sorted by tokens (the blocks themselves run in a mixed order).
+    blocks = [everything[i : i + 8] for i in range(0, len(everything), 8)]
+    assert len(blocks) > 1 and sorted(sorted(call) for call in encoder.calls) == blocks
+    plain = HashingEncoder(256)
+    for text, vector in zip(index_texts(built.data), np.concatenate([built.vectors, built.sentence_vectors])):
+        np.testing.assert_allclose(vector, plain.encode_passages([text])[0], atol=1e-6)
+
+
 _KILL_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
