@@ -23,12 +23,14 @@ import index_scaling  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_every_index_type(
-    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(autouse=True)
+def _training_data(model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not TRAIN_DIR.is_dir():
-        pytest.skip(f"{TRAIN_DIR} is not there: the benchmark embeds its passages and questions")
+        pytest.skip(f"{TRAIN_DIR} is not there: the benchmarks embed its passages and questions")
     monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))  # share the session's ONNX export
+
+
+def test_quick_run_writes_every_index_type(tmp_path: Path) -> None:
     out = tmp_path / "index_scaling.json"
     argv = ["--quick", "--real-rows", "120", "--queries", "20", "--sizes", "2000", "--out", str(out)]
     assert index_scaling.main(argv) == 0
@@ -51,12 +53,7 @@ def test_quick_run_writes_every_index_type(
     assert flat["recall_at_10"] == 1.0 and flat["bytes_per_row"] >= 384 * 4
 
 
-def test_quick_run_measures_both_ways_of_loading(
-    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if not TRAIN_DIR.is_dir():
-        pytest.skip(f"{TRAIN_DIR} is not there: the benchmark embeds its passages and questions")
-    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))  # share the session's ONNX export
+def test_quick_run_measures_both_ways_of_loading(tmp_path: Path) -> None:
     out = tmp_path / "index_memory.json"
     assert index_memory.main(["--quick", "--work", str(tmp_path), "--out", str(out)]) == 0
 
