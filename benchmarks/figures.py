@@ -27,7 +27,11 @@ README = REPO / "README.md"
 
 # section -> key -> result file (relative to the results folder), as `make bench` writes them.
 SOURCES: dict[str, dict[str, str]] = {
-    "retrieval": {"torch": "retrieval_xquad.json", "int8": "retrieval_xquad-int8.json"},
+    "retrieval": {
+        "torch": "retrieval_xquad.json",
+        "int8": "retrieval_xquad-int8.json",
+        "openvino": "retrieval_xquad-openvino-int8.json",
+    },
     "reader": {
         "hi": "reader_xquad-trained-hi-all.json",
         "hi_test": "reader_xquad-trained-hi-test.json",
@@ -286,6 +290,17 @@ def _table_scale(f: dict[str, Any]) -> list[str]:
                 f"{now['seconds']:.0f} s (**{build['speedup']:.2f}×**); {now['padded_tokens_per_token']:.2f}",
             )
         )
+        for model, other in build.get("also", {}).items():
+            backend = model.partition("@")[2]
+            lines.append(
+                _row(
+                    f"the same texts, fewest tokens first, on `@{backend}` (cosine to the default's vectors: "
+                    f"mean {other['cosine_to_default_mean']:.4f}, min {other['cosine_to_default_min']:.4f})",
+                    f"{before['seconds']:.0f} s",
+                    f"{other['seconds']:.0f} s (**{other['vs_article_by_article']:.2f}×**; "
+                    f"{other['vs_shortest_first']:.2f}× fewest tokens first on torch)",
+                )
+            )
     memory = f.get("memory")
     if memory:
         by = {r["mode"]: r for r in memory["results"]}
@@ -321,7 +336,11 @@ def _table_retrieval(f: dict[str, Any]) -> list[str]:
         _row("", "Hindi R@1", "R@5", "MRR@10", "English R@1", "R@5", "MRR@10", "build", "search p50 / p95"),
         _row(*["---"] * 9),
     ]
-    for backend, label in (("torch", "torch fp32 (default)"), ("int8", "ONNX int8 (`@onnx-int8`)")):
+    for backend, label in (
+        ("torch", "torch fp32 (default)"),
+        ("int8", "ONNX int8 (`@onnx-int8`)"),
+        ("openvino", "OpenVINO int8 (`@openvino-int8`)"),
+    ):
         r = f.get(backend)
         if not r:
             continue

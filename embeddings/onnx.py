@@ -53,7 +53,7 @@ MAX_TOKENS = 512  # as sentence-transformers truncates the e5 models
 BATCH = 32
 
 
-def _source_weights(source: Path) -> Path:
+def source_weights(source: Path) -> Path:
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (source / name).is_file():
             return source / name
@@ -95,7 +95,7 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
     """
     source = Path(source)
     _check_precision(precision)
-    source_sha = sha256_remembered(_source_weights(source), Path(cache_dir) / "models" / ".sha256-memo.json")
+    source_sha = sha256_remembered(source_weights(source), Path(cache_dir) / "models" / ".sha256-memo.json")
     target = Path(cache_dir) / "models" / f"{source.name}-{precision}-{source_sha[:12]}"
 
     def copy_tokenizer(staging: Path) -> None:
@@ -141,33 +141,72 @@ def ensure_exported(
     names = [name for name, _, _ in inputs]
     if _is_current(target, source_sha, precision, int8_ops, names):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+
+    def fill(staging: Path) -> dict[str, Any]:
         _export(build(), staging, precision, outputs, int8_ops, inputs)
         if extras is not None:
             extras(staging)
-        info = {
+        return {
             "format": FORMAT_VERSION,
             "precision": precision,
             "int8_ops": list(int8_ops) if int8_ops is not None else "all",
             "inputs": names,
             "source": describe,
             "source_sha256": source_sha,
-            "files": {
-                name: {"sha256": sha256_file(staging / name), "stamp": file_stamp(staging / name)}
-                for name in FILES
-            },
             "onnxruntime": importlib.metadata.version("onnxruntime"),
         }
-        (staging / MANIFEST).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+
+    publish_export(target, fill, FILES, MANIFEST, "the ONNX export")
+    prune_superseded(target, MANIFEST, describe, precision)
+    return target
+
+
+def publish_export(
+    target: Path, fill: Callable[[Path], dict[str, Any]], files: Sequence[str], manifest: str, what: str
+) -> None:
+    """Build an export into a temporary folder beside `target` (`fill(staging)` writes `files` there and
+    returns the manifest's entries), add each file's sha256 and stamp to the manifest, write it, and rename
+    the folder into place, replacing a stale or corrupt `target` whole.
+
+    Raises:
+        EmbeddingModelError: the cache cannot be written.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        info = fill(staging)
+        info["files"] = {
+            name: {"sha256": sha256_file(staging / name), "stamp": file_stamp(staging / name)}
+            for name in files
+        }
+        (staging / manifest).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         os.chmod(staging, 0o755)
-        publish_folder(staging, target)  # a stale or corrupt export is replaced whole
+        publish_folder(staging, target)
     except OSError as exc:
-        raise EmbeddingModelError(f"Cannot write the ONNX export to {target}: {exc}") from exc
+        raise EmbeddingModelError(f"Cannot write {what} to {target}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+
+def prune_superseded(target: Path, manifest: str, source: str, precision: str) -> list[Path]:
+    """Delete the other exports beside `target` made from the same `source` path at the same `precision`:
+    that source now holds other weights (a new reader or model release), so they can never be current
+    again, and each is tens to hundreds of MB. Exports of other sources are kept (another model may still
+    use them). A process still serving an old export keeps its mapped files (unlinked, not truncated).
+
+    Returns the folders deleted."""
+    removed = []
+    for folder in target.parent.iterdir() if source else ():
+        if folder == target or folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            info = json.loads((folder / manifest).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("source") == source and info.get("precision") == precision:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _check_precision(precision: str) -> None:
@@ -362,20 +401,37 @@ def memmap_safetensor(path: Path, name: str) -> np.ndarray:
         raise EmbeddingModelError(f"Cannot map {name} from {path}: {exc}") from exc
 
 
-class OnnxEncoder:
-    """An e5-style sentence encoder (mean pooling, L2-normalised) on ONNX Runtime, one intra-op thread."""
+class PooledEncoder:
+    """An e5-style sentence encoder (mean pooling, L2-normalised) over a network of (input ids, attention
+    mask) -> last hidden state; the runtime that runs it (`_forward`) is the subclass's."""
 
-    def __init__(self, folder: Path, *, model_id: str, query_prompt: str, passage_prompt: str) -> None:
+    batch_size = BATCH
+    pad_to_multiple_of = 1
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        model_id: str,
+        query_prompt: str,
+        passage_prompt: str,
+        dim: int,
+        weights_folder: Path | None = None,
+    ) -> None:
         from embeddings.fast_tokenizer import FastTokenizer
 
         self.folder = Path(folder)
-        self.session = session(folder)
         self.tokenizer = FastTokenizer.open(folder)
         self.model_id = model_id
-        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self.dim = dim
+        # Where the fp32 word-embedding table can be mapped from (`word_embeddings`).
+        self.weights_folder = Path(weights_folder or folder)
         self._query_prompt, self._passage_prompt = query_prompt, passage_prompt
         self._lock = threading.Lock()
         self._query_cache = QueryCache(self.dim)
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if len(texts) == 0:
@@ -384,10 +440,12 @@ class OnnxEncoder:
         # Length-sorted batches: a batch pads to its longest text, so similar lengths waste least.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._lock:
-            for start in range(0, len(order), BATCH):
-                rows = order[start : start + BATCH]
-                ids, mask = self.tokenizer.batch([prompt + texts[i] for i in rows], MAX_TOKENS)
-                (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                ids, mask = self.tokenizer.batch(
+                    [prompt + texts[i] for i in rows], MAX_TOKENS, pad_to_multiple_of=self.pad_to_multiple_of
+                )
+                hidden = self._forward(ids, mask)
                 pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(
                     mask.sum(axis=1, keepdims=True), 1
                 )
@@ -410,9 +468,27 @@ class OnnxEncoder:
         return self.tokenizer.count(self._passage_prompt + text)
 
     def word_embeddings(self) -> np.ndarray | None:
-        """The model's word-embedding table [vocabulary, hidden], memory-mapped from the export (see
+        """The model's word-embedding table [vocabulary, hidden], memory-mapped from the fp32 export (see
         `memmap_initializer`), or None when the export holds it at int8 only."""
-        return memmap_initializer(self.folder, WORD_EMBEDDINGS)
+        return memmap_initializer(self.weights_folder, WORD_EMBEDDINGS)
+
+
+class OnnxEncoder(PooledEncoder):
+    """The encoder on ONNX Runtime, one intra-op thread."""
+
+    def __init__(self, folder: Path, *, model_id: str, query_prompt: str, passage_prompt: str) -> None:
+        self.session = session(folder)
+        super().__init__(
+            folder,
+            model_id=model_id,
+            query_prompt=query_prompt,
+            passage_prompt=passage_prompt,
+            dim=int(self.session.get_outputs()[0].shape[-1]),
+        )
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(hidden)
 
 
 class ServingEncoder:
@@ -426,7 +502,7 @@ class ServingEncoder:
     index is the same whichever built its passages. Only an index build or an upload imports torch.
     """
 
-    def __init__(self, onnx: OnnxEncoder, load_torch: Callable[[], Any], *, model_id: str) -> None:
+    def __init__(self, onnx: PooledEncoder, load_torch: Callable[[], Any], *, model_id: str) -> None:
         self._onnx = onnx
         self._load_torch = load_torch
         self._torch: Any = None

