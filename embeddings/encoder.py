@@ -40,6 +40,14 @@ class Encoder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def thread_count() -> int:
+    """Intra-op threads for every runtime (torch, ONNX Runtime, OpenVINO, FAISS): SAMACHAR_TORCH_THREADS,
+    else one (see `configure_threads`)."""
+    import os
+
+    return int(os.environ.get("SAMACHAR_TORCH_THREADS") or 1)
+
+
 def configure_threads() -> int:
     """Use one intra-op thread unless SAMACHAR_TORCH_THREADS says otherwise.
 
@@ -47,11 +55,10 @@ def configure_threads() -> int:
     (benchmarks/encoder_threads.py measures it): OpenMP threads that spin against each other (and against a
     second request) cost far more than they bring on small inputs.
     """
-    import os
 
     import torch
 
-    threads = int(os.environ.get("SAMACHAR_TORCH_THREADS") or 1)
+    threads = thread_count()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     try:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.encoder import QueryCache
+from embeddings.encoder import QueryCache, thread_count
 from embeddings.errors import EmbeddingModelError
 from embeddings.files import file_stamp, publish_folder, sha256_file, sha256_remembered
 
@@ -44,6 +44,8 @@ MODEL_FILE = "model.onnx"
 # a session of the fp32 encoder opened in 0.65 s this way against 3.3-4.5 s from a single file.
 DATA_FILE = "model.data"
 FILES = (MODEL_FILE, DATA_FILE)
+# What an export copies from its source beside the model: the tokenizer and the model config.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 # (name, dtype, dimensions after [batch, tokens]) of each graph input: the encoder's, and the default.
 ID_INPUTS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("input_ids", "int64", ()),
@@ -60,30 +62,26 @@ def source_weights(source: Path) -> Path:
     raise EmbeddingModelError(f"{source} holds no model.safetensors or pytorch_model.bin to export to ONNX")
 
 
-def _is_current(
+def export_is_current(
     folder: Path,
-    source_sha: str,
-    precision: str,
-    int8_ops: Sequence[str] | None = None,
-    inputs: Sequence[str] = ("input_ids", "attention_mask"),
+    manifest: str,
+    files: Sequence[str],
+    expected: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
 ) -> bool:
-    """Whether `folder` holds a finished export of that source at that precision.
+    """Whether `folder` holds a finished export whose manifest has the `expected` entries (an entry it lacks
+    taken from `defaults`, for manifests written before it was recorded) and whose `files` are unchanged.
 
-    Its files are checked by size and modification time against those recorded when it was built (hashing
+    The files are checked by size and modification time against those recorded when it was built (hashing
     half a gigabyte would cost a second a start): a truncated, replaced or rewritten file differs in those.
     """
+    defaults = defaults or {}
     try:
-        info = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return (
-            info.get("format") == FORMAT_VERSION
-            and info.get("source_sha256") == source_sha
-            and info.get("precision") == precision
-            and info.get("int8_ops") == (list(int8_ops) if int8_ops is not None else "all")
-            # Exports from before inputs were recorded all took token ids.
-            and info.get("inputs", ["input_ids", "attention_mask"]) == list(inputs)
-            and all(file_stamp(folder / name) == info["files"][name]["stamp"] for name in FILES)
+        info = json.loads((folder / manifest).read_text(encoding="utf-8"))
+        return all(info.get(key, defaults.get(key)) == value for key, value in expected.items()) and all(
+            file_stamp(folder / name) == info["files"][name]["stamp"] for name in files
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
 
@@ -99,7 +97,7 @@ def ensure_onnx(source: Path, cache_dir: Path, precision: str) -> Path:
     target = Path(cache_dir) / "models" / f"{source.name}-{precision}-{source_sha[:12]}"
 
     def copy_tokenizer(staging: Path) -> None:
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+        for name in TOKENIZER_FILES:
             if (source / name).exists():
                 shutil.copy(source / name, staging / name)
 
@@ -139,7 +137,15 @@ def ensure_exported(
     _check_precision(precision)
     _require_runtime()
     names = [name for name, _, _ in inputs]
-    if _is_current(target, source_sha, precision, int8_ops, names):
+    expected = {
+        "format": FORMAT_VERSION,
+        "source_sha256": source_sha,
+        "precision": precision,
+        "int8_ops": list(int8_ops) if int8_ops is not None else "all",
+        "inputs": names,
+    }
+    # Exports from before inputs were recorded all took token ids.
+    if export_is_current(target, MANIFEST, FILES, expected, {"inputs": ["input_ids", "attention_mask"]}):
         return target
 
     def fill(staging: Path) -> dict[str, Any]:
@@ -147,12 +153,8 @@ def ensure_exported(
         if extras is not None:
             extras(staging)
         return {
-            "format": FORMAT_VERSION,
-            "precision": precision,
-            "int8_ops": list(int8_ops) if int8_ops is not None else "all",
-            "inputs": names,
+            **expected,
             "source": describe,
-            "source_sha256": source_sha,
             "onnxruntime": importlib.metadata.version("onnxruntime"),
         }
 
@@ -309,7 +311,7 @@ def session(folder: Path) -> Any:
 
     options = ort.SessionOptions()
     # One thread: on the 2-core target two OpenMP threads were slower than one (see configure_threads).
-    options.intra_op_num_threads = int(os.environ.get("SAMACHAR_TORCH_THREADS", "1"))
+    options.intra_op_num_threads = thread_count()
     options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(

@@ -35,12 +35,15 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.encoder import thread_count
 from embeddings.errors import EmbeddingModelError
-from embeddings.files import file_stamp, sha256_file, sha256_remembered
+from embeddings.files import sha256_file, sha256_remembered
 from embeddings.onnx import (
     MODEL_FILE,
+    TOKENIZER_FILES,
     PooledEncoder,
     ensure_onnx,
+    export_is_current,
     prune_superseded,
     publish_export,
     source_weights,
@@ -53,27 +56,14 @@ FILES = ("model.xml", "model.bin")
 CALIBRATION = Path(__file__).parent / "data" / "openvino_calibration.json"
 CALIBRATION_TOKENS = 192  # calibration pieces are cut as the speed benchmark's texts are
 # Layers whose feed-forward output product stays fp32 (see the module docstring). Measured (README table):
-# none kept lost 0.008 English Recall@1, layers 0-2 kept lose 0.003 at the same speed (2.45x torch against
-# 2.43x), all twelve kept 0.002 at 1.66x.
+# none kept lost 0.008 English Recall@1, layers 0-2 kept lose 0.003 at the same int8 speed (26.3 against
+# 25.8 texts/s), all twelve kept 0.002 at 19.7 texts/s.
 KEEP_FP32_LAYERS = (0, 1, 2)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 
 
 def _kept_patterns(layers: tuple[int, ...]) -> list[str]:
     # Node names of torch's export of a BERT encoder (`/<wrapper>/encoder/layer.N/output/dense/MatMul`).
     return [rf".*/encoder/layer\.{i}/output/dense/MatMul" for i in layers]
-
-
-def _is_current(folder: Path, expected: dict[str, Any]) -> bool:
-    """Whether `folder` holds a finished export with the `expected` manifest entries and unchanged files
-    (checked by size and modification time, as `embeddings.onnx` does)."""
-    try:
-        info = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return all(info.get(key) == value for key, value in expected.items()) and all(
-            file_stamp(folder / name) == info["files"][name]["stamp"] for name in FILES
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
 
 
 def ensure_openvino_int8(
@@ -106,7 +96,7 @@ def ensure_openvino_int8(
         "keep_fp32_layers": list(keep_fp32_layers),
     }
     target = cache_dir / "models" / f"{Path(source).name}-{PRECISION}-{source_sha[:12]}"
-    if _is_current(target, expected):
+    if export_is_current(target, MANIFEST, FILES, expected):
         return target, fp32
 
     def fill(staging: Path) -> dict[str, Any]:
@@ -202,7 +192,6 @@ class OpenVinoEncoder(PooledEncoder):
     ) -> None:
         import openvino as ov
 
-        threads = int(os.environ.get("SAMACHAR_TORCH_THREADS") or 1)
         try:
             core = ov.Core()
             model = core.read_model(str(Path(folder) / "model.xml"))
@@ -210,7 +199,7 @@ class OpenVinoEncoder(PooledEncoder):
                 model,
                 "CPU",
                 {
-                    "INFERENCE_NUM_THREADS": threads,
+                    "INFERENCE_NUM_THREADS": thread_count(),
                     "PERFORMANCE_HINT": "LATENCY",
                     "INFERENCE_PRECISION_HINT": "f32",
                 },

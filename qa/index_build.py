@@ -118,8 +118,8 @@ def build_index(
             todo.append(i)
     # Fewest tokens first: a batch pads every text to its longest, so texts of like length waste least (by
     # tokens: characters are a loose measure across scripts). On XQuAD-hi's 1,532 texts, tokens computed per
-    # real token fall from 1.43 (article by article) to 1.03 and embedding takes 1.48x less time (1.14 and
-    # 1.20x sorted by characters; benchmarks/build_speed.py). Rows go back in place below: no vector changes.
+    # real token fall from 1.43 (article by article) to 1.03 and embedding takes 1.54x less time (sorted by
+    # characters: 1.14 and 1.20x; benchmarks/build_speed.py). Rows go back in place below: no vector changes.
     tokens = {i: encoder.count_tokens(texts[i]) for i in todo}
     todo.sort(key=lambda i: (tokens[i], len(texts[i])))
     todo_texts = [texts[i] for i in todo]

