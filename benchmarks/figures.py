@@ -47,7 +47,13 @@ SOURCES: dict[str, dict[str, str]] = {
     },
     "seed": {"test": "seed_test/report.json", "tuning": "seed_dev/report.json"},
     "latency": {"seed": "answer_latency.json", "memory": "reader_memory.json"},
-    "scale": {"build": "build_speed.json", "memory": "index_memory.json"},
+    "scale": {
+        "build": "build_speed.json",
+        "memory": "index_memory.json",
+        "serving": "serving_memory.json",
+        # The same benchmark run with the loader of commit eaf13c8 (texts and records as Python objects).
+        "serving_before": "serving_memory-eaf13c8.json",
+    },
 }
 
 
@@ -319,6 +325,27 @@ def _table_scale(f: dict[str, Any]) -> list[str]:
                 "one query at that size (both indexes' top 50, candidates re-scored): p50 / p95",
                 f"{before['query_p50_ms']:.1f} / {before['query_p95_ms']:.1f} ms",
                 f"{now['query_p50_ms']:.1f} / {now['query_p95_ms']:.1f} ms",
+            )
+        )
+    serving, before = f.get("serving"), f.get("serving_before")
+    if serving and before:
+        size = (
+            f"{serving['passages']:,} passages of {serving['articles']:,} articles + {serving['sentences']:,} "
+            f"sentence rows"
+        )
+        lines.append(
+            _row(
+                f"memory of the whole loaded index, {size} (texts, records, BM25, both FAISS indexes; "
+                f"`Retriever.load`): texts and records as Python objects → texts read from disk when asked for",
+                f"{before['index_mb'] / 1024:.2f} GB",
+                f"**{serving['index_mb'] / 1024:.2f} GB**",
+            )
+        )
+        lines.append(
+            _row(
+                "one hybrid search at that size (`Retriever.search`, top 5 with their texts): p50 / p95; load",
+                f"{before['search_p50_ms']:.1f} / {before['search_p95_ms']:.1f} ms; {before['load_s']:.0f} s",
+                f"{serving['search_p50_ms']:.1f} / {serving['search_p95_ms']:.1f} ms; {serving['load_s']:.0f} s",
             )
         )
     return lines

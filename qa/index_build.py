@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.encoder import Encoder
-from embeddings.index import VectorIndex
+from embeddings.index import IndexKind, VectorIndex
 from qa.chunking import chunk_document, split_sentences
 from qa.errors import IndexMismatchError
 from qa.index_store import IndexData, IndexParams, Sentence, stored_vectors
@@ -53,6 +53,41 @@ def document_sentences(doc: Document) -> list[Sentence]:
     return [Sentence(doc.id, s, e, spans[n - 1][0] if n else s) for n, (s, e) in enumerate(spans)]
 
 
+def index_rows(
+    docs: Sequence[Document],
+    count_tokens: Callable[[str], int],
+    params: IndexParams,
+    *,
+    progress: bool = False,
+) -> tuple[list[Chunk], list[list[int]], list[Sentence]]:
+    """The rows of an index of `docs` (in that order): its chunks, the sentence rows of each chunk, and the
+    sentence rows. A sentence in the overlap of two chunks is one row shared by both; a chunk's sentences
+    are the article's sentences inside it (a chunk cut from one over-long sentence holds none and is scored
+    by its own vector alone)."""
+    chunks: list[Chunk] = []
+    for doc in _progress(docs, progress, "Chunking"):
+        chunks.extend(
+            chunk_document(
+                doc,
+                count_tokens,
+                max_tokens=params.chunk_tokens,
+                overlap_sentences=params.chunk_overlap_sentences,
+            )
+        )
+    per_doc = {d.id: document_sentences(d) for d in docs}
+    rows: dict[Sentence, int] = {}
+    members: list[list[int]] = []
+    for chunk in chunks:
+        members.append(
+            [
+                rows.setdefault(sent, len(rows))
+                for sent in per_doc[chunk.doc_id]
+                if chunk.start <= sent.start and sent.end <= chunk.end
+            ]
+        )
+    return chunks, members, list(rows)
+
+
 def _text_key(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()[:32]
 
@@ -75,31 +110,8 @@ def build_index(
     if params.model != encoder.model_id:
         raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
     docs = sorted(documents, key=lambda d: d.id)
-    chunks: list[Chunk] = []
-    for doc in _progress(docs, progress, "Chunking"):
-        chunks.extend(
-            chunk_document(
-                doc,
-                encoder.count_tokens,
-                max_tokens=params.chunk_tokens,
-                overlap_sentences=params.chunk_overlap_sentences,
-            )
-        )
-    # A chunk's sentences are the article's sentences inside it (a chunk cut from one over-long sentence
-    # holds none and is scored by its own vector alone).
+    chunks, members, sentences = index_rows(docs, encoder.count_tokens, params, progress=progress)
     by_id = {d.id: d for d in docs}
-    per_doc = {d.id: document_sentences(d) for d in docs}
-    rows: dict[Sentence, int] = {}
-    members: list[list[int]] = []
-    for chunk in chunks:
-        members.append(
-            [
-                rows.setdefault(sent, len(rows))
-                for sent in per_doc[chunk.doc_id]
-                if chunk.start <= sent.start and sent.end <= chunk.end
-            ]
-        )
-    sentences = list(rows)
     texts = [c.text for c in chunks] + [by_id[s.doc_id].text[s.context_start : s.end] for s in sentences]
     # Vectors already computed for the same text with the same model are reused (an incremental ingest
     # embeds only new or changed passages); the chunk and the sentence of a one-sentence article are embedded once.
@@ -137,23 +149,36 @@ def build_index(
     for i, key in enumerate(keys):
         matrix[i] = known[key]
     vectors, sentence_vectors = matrix[: len(chunks)], matrix[len(chunks) :]
-    data = IndexData(
-        tuple(docs),
+    return assemble_index(docs, chunks, members, sentences, vectors, sentence_vectors), len(todo)
+
+
+def assemble_index(
+    docs: Sequence[Document],
+    chunks: Sequence[Chunk],
+    members: Sequence[Sequence[int]],
+    sentences: Sequence[Sentence],
+    vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    kind: IndexKind | None = None,
+) -> IndexData:
+    """The index of these rows (`index_rows`) and their vectors: FAISS over both (of `kind`, default chosen
+    by size) and BM25 over the chunks."""
+    return IndexData(
+        {d.id: d for d in docs},
         tuple(chunks),
         tuple(tuple(m) for m in members),
         tuple(sentences),
         vectors,
         sentence_vectors,
-        VectorIndex.build(vectors),
-        VectorIndex.build(sentence_vectors),
+        VectorIndex.build(vectors, kind),
+        VectorIndex.build(sentence_vectors, kind),
         LexicalIndex.build([c.text for c in chunks]),
     )
-    return data, len(todo)
 
 
 def index_texts(data: IndexData) -> list[str]:
     """Texts of the chunk rows, then of the sentence rows (the order of vectors, sentence_vectors)."""
-    by_id = {d.id: d for d in data.documents}
+    by_id = data.documents
     return [c.text for c in data.chunks] + [
         by_id[s.doc_id].text[s.context_start : s.end] for s in data.sentences
     ]

@@ -25,7 +25,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +37,10 @@ from embeddings.index import VectorIndex
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexReadOnlyError
 from qa.files import fsync_dir, sha256_file, write_atomic
 from qa.lexical import LexicalIndex
+from qa.records import ChunkTable, DocumentTable, Sentence, SentenceTable
 from qa.types import Chunk, Document
+
+__all__ = ["IndexData", "IndexParams", "Sentence", "load_index", "save_index", "stored_vectors"]
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
@@ -69,28 +72,18 @@ class IndexParams:
 
 
 @dataclass(frozen=True)
-class Sentence:
-    """One sentence of an article (a unit of `qa.chunking.split_sentences`), located in its document. It is
-    embedded together with the sentence before it (``text[context_start:end]``), so that a sentence that refers
-    back ("इस बैठक की सह-अध्यक्षता …" after the sentence naming the meeting in Hawaii) keeps what it refers to.
-    A sentence in the overlap of two chunks is one row shared by both."""
-
-    doc_id: str
-    start: int
-    end: int
-    context_start: int
-
-
-@dataclass(frozen=True)
 class IndexData:
     """Everything one index version holds, in step: row `i` of `vectors`, `dense` and `lexical` is
     `chunks[i]`; row `j` of `sentence_vectors` and `sentence_index` is `sentences[j]`; `members[i]` lists the
-    sentence rows of `chunks[i]`."""
+    sentence rows of `chunks[i]`; `documents` are the articles by id.
 
-    documents: tuple[Document, ...]
-    chunks: tuple[Chunk, ...]
-    members: tuple[tuple[int, ...], ...]
-    sentences: tuple[Sentence, ...]
+    A build holds these as Python objects; a loaded index as `qa.records` tables, which read the texts from
+    disk when asked for (a million passages would not fit in memory otherwise)."""
+
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
+    members: Sequence[Sequence[int]]
+    sentences: Sequence[Sentence]
     vectors: np.ndarray
     sentence_vectors: np.ndarray
     dense: VectorIndex
@@ -109,7 +102,7 @@ def save_index(index_dir: Path, data: IndexData, manifest: dict[str, Any]) -> tu
     index_dir.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix=f"v-{time.strftime('%Y%m%d%H%M%S')}-", dir=index_dir))
     with open(version / "documents.jsonl", "w", encoding="utf-8") as f:
-        for d in data.documents:
+        for d in data.documents.values():
             f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
     with open(version / "chunks.jsonl", "w", encoding="utf-8") as f:
         for c, rows in zip(data.chunks, data.members):
@@ -164,23 +157,10 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
                 raise IndexCorruptError(
                     f"{version / name} does not match its checksum in the manifest. " + params.rebuild_hint()
                 )
-        documents = [
-            Document(**json.loads(line))
-            for line in (version / "documents.jsonl").read_text(encoding="utf-8").splitlines()
-        ]
-        by_id = {d.id: d for d in documents}
-        sentences = [
-            Sentence(**json.loads(line))
-            for line in (version / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
-        ]
-        chunks, members = [], []
-        for line in (version / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            text = by_id[row["doc_id"]].text[row["start"] : row["end"]]
-            chunks.append(
-                Chunk(id=row["id"], doc_id=row["doc_id"], text=text, start=row["start"], end=row["end"])
-            )
-            members.append([int(j) for j in row["sentences"]])
+        # Texts stay on disk: the tables read an article's line when one of its passages is asked for.
+        documents = DocumentTable.open(version / "documents.jsonl")
+        sentences = SentenceTable.open(version / "sentences.jsonl", documents)
+        chunks, members = ChunkTable.open(version / "chunks.jsonl", documents)
         # Memory-mapped, and never read while serving: the retriever re-scores its candidates from the
         # FAISS indexes' own rows (`VectorIndex.rows`), so the float32 vectors are not held twice (4.6 GB
         # at a million passages with their sentences). A rebuild or ingest takes them through
@@ -190,6 +170,8 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
         sentence_vectors = np.load(version / "sentence_vectors.npy", mmap_mode="r")
         dense = VectorIndex.load(version / "dense.faiss", dim=dim, rows=len(chunks))
         sentence_index = VectorIndex.load(version / "sentences.faiss", dim=dim, rows=len(sentences))
+    except IndexCorruptError as exc:  # a record file that is not what the store writes
+        raise IndexCorruptError(f"{exc}. " + params.rebuild_hint()) from exc
     except (OSError, ValueError, KeyError, TypeError, VectorIndexError) as exc:
         raise IndexCorruptError(
             f"The index in {version} is unreadable ({exc}). " + params.rebuild_hint()
@@ -202,7 +184,9 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
             raise IndexCorruptError(
                 f"{version}/{name} has shape {array.shape}; expected {(rows, dim)}. " + params.rebuild_hint()
             )
-    if any(not 0 <= j < len(sentences) for rows in members for j in rows):
+    if len(members.values) and not 0 <= int(members.values.min()) <= int(members.values.max()) < len(
+        sentences
+    ):
         raise IndexCorruptError(
             f"{version}/chunks.jsonl names sentence rows that do not exist. " + params.rebuild_hint()
         )
@@ -212,10 +196,10 @@ def load_index(index_dir: Path, params: IndexParams, dim: int) -> tuple[IndexDat
             f"{version}/bm25 holds {len(lexical)} passages, expected {len(chunks)}. " + params.rebuild_hint()
         )
     data = IndexData(
-        tuple(documents),
-        tuple(chunks),
-        tuple(tuple(m) for m in members),
-        tuple(sentences),
+        documents,
+        chunks,
+        members,
+        sentences,
         vectors,
         sentence_vectors,
         dense,

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from qa.index_build import Embedder
 from qa.language import FOLLOWUP_MESSAGES, detect_language
 from qa.readers.base import Reader
 from qa.readers.registry import build_reader
+from qa.records import article_infos
 from qa.retriever import EmbedProgress, IndexParams, IngestReport, Retriever, writer_lock
 from qa.types import Answer, ArticleInfo, Document, Hit, Source
 
@@ -206,13 +207,7 @@ class Assistant:
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles, newest first (undated last), then by title."""
         retriever = self.retriever  # one snapshot
-        passages: dict[str, int] = {}
-        for chunk in retriever.chunks:
-            passages[chunk.doc_id] = passages.get(chunk.doc_id, 0) + 1
-        infos = [
-            ArticleInfo(id=d.id, title=d.title, date=d.date, passages=passages.get(d.id, 0), link=d.link)
-            for d in retriever.documents.values()
-        ]
+        infos = article_infos(retriever.documents, retriever.chunks)
         infos.sort(key=lambda a: (a.title, a.id))
         infos.sort(key=lambda a: a.date or "", reverse=True)
         return infos
@@ -381,7 +376,7 @@ class Assistant:
 def _name_plan(
     paths: Sequence[Path],
     documents: Sequence[Document],
-    indexed: dict[str, Document],
+    indexed: Mapping[str, Document],
     corpus_dir: Path,
     replace: bool,
 ) -> list[tuple[Path, str | None, Document]]:
@@ -400,8 +395,8 @@ def _name_plan(
         same = next(
             (
                 k
-                for k, d in indexed.items()
-                if d.text == doc.text and (k == doc.id or k.startswith(f"{doc.id}-"))
+                for k in indexed  # ids first: a loaded index reads an article's text from disk
+                if (k == doc.id or k.startswith(f"{doc.id}-")) and indexed[k].text == doc.text
             ),
             None,
         )

@@ -33,6 +33,7 @@ from qa.index_store import (
     writer_lock,
 )
 from qa.lexical import LexicalIndex
+from qa.records import RowLists
 from qa.types import Chunk, Document, Hit
 
 # The names other modules import from here (the index's store and build live in their own modules).
@@ -117,12 +118,11 @@ class Retriever:
         self.encoder = encoder
         self.params = params
         self.data = data
-        self.documents = {d.id: d for d in data.documents}
+        self.documents = data.documents
+        # Arrays, not lists of lists: a million passages have two million sentence rows.
+        self._members = RowLists.of(data.members)
         # The chunks of each sentence row: the inverse of `members`, for the sentence index's hits.
-        self._sentence_chunks: list[list[int]] = [[] for _ in data.sentences]
-        for i, rows in enumerate(data.members):
-            for j in rows:
-                self._sentence_chunks[j].append(i)
+        self._sentence_chunks = self._members.inverse(len(data.sentences))
         self.fusion = fusion or FusionWeights()
         self.manifest = manifest or self._make_manifest()
         #: How many texts (chunks and sentences) the build that made this retriever embedded (0 when loaded).
@@ -130,16 +130,16 @@ class Retriever:
 
     # The index's parts, read through from `data` (one copy of the state).
     @property
-    def chunks(self) -> tuple[Chunk, ...]:
+    def chunks(self) -> Sequence[Chunk]:
         return self.data.chunks
 
     @property
-    def members(self) -> tuple[tuple[int, ...], ...]:
+    def members(self) -> Sequence[Sequence[int]]:
         """Row ids of each chunk's sentences (``members[i]`` for ``chunks[i]``)."""
         return self.data.members
 
     @property
-    def sentences(self) -> tuple[Sentence, ...]:
+    def sentences(self) -> Sequence[Sentence]:
         return self.data.sentences
 
     @property
@@ -275,7 +275,7 @@ class Retriever:
             found.update(int(i) for i in self.dense.search(q[None, :], n_cand)[1][0] if i >= 0)
             for row in self.sentence_index.search(q[None, :], n_cand)[1][0]:
                 if row >= 0:
-                    found.update(self._sentence_chunks[int(row)])
+                    found.update(self._sentence_chunks.rows(int(row)).tolist())
         lexical = self.lexical.search(query, n_cand) if mode != "dense" and self.chunks else []
         candidates = np.array(sorted(found | {i for i, _ in lexical}), dtype=np.int64)
         zeros = np.zeros(len(candidates), dtype=np.float32)
@@ -284,12 +284,11 @@ class Retriever:
             # Re-scored from the FAISS indexes' rows, not the (memory-mapped) vector files: see load_index.
             whole = self.dense.rows(candidates) @ q
             best = whole.copy()  # a chunk with no sentence row (none in practice) keeps its own cosine
-            members = [self.members[int(i)] for i in candidates]
-            flat = np.array([j for rows in members for j in rows], dtype=np.int64)
-            scores = self.sentence_index.rows(flat) @ q
+            members = [self._members.rows(int(i)) for i in candidates]
+            scores = self.sentence_index.rows(np.concatenate(members)) @ q
             at = 0
             for j, rows in enumerate(members):
-                if rows:
+                if len(rows):
                     best[j] = float(np.max(scores[at : at + len(rows)]))
                 at += len(rows)
         bm25 = dict(lexical)

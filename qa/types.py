@@ -28,7 +28,12 @@ class Document:
     def link(self) -> str | None:
         """The article's web address (a ``source:`` header with an http(s) URL), else None: a file path
         is where the article was read from, not a page to link to."""
-        return self.source if self.source.startswith(("https://", "http://")) else None
+        return article_link(self.source)
+
+
+def article_link(source: str) -> str | None:
+    """An article's web address from its ``source`` (see `Document.link`)."""
+    return source if source.startswith(("https://", "http://")) else None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The index benchmarks in their quick modes, on real vectors from ../shared/qa-train: benchmarks/index_scaling.py
-(every index type measured) and benchmarks/index_memory.py (the vector side of a saved index, loaded both ways)."""
+(every index type measured), benchmarks/index_memory.py (the vector side of a saved index, loaded both ways) and
+benchmarks/serving_memory.py (a whole index built, loaded and searched as the app does)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import index_memory  # noqa: E402
 import index_scaling  # noqa: E402
+import serving_memory  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +71,27 @@ def test_quick_run_measures_both_ways_of_loading(tmp_path: Path) -> None:
     # flat indexes' own copy, mapped they are not.
     assert report["bytes_per_row"]["in-memory"] > report["bytes_per_row"]["mapped"] + 768
     assert list(tmp_path.iterdir()) == [out]  # the saved index was removed
+
+
+def test_quick_run_builds_loads_and_searches_a_whole_index(tmp_path: Path) -> None:
+    if not serving_memory.XQUAD_HI.is_file():
+        pytest.skip(f"{serving_memory.XQUAD_HI} is not there: the articles are made of its paragraphs")
+    out = tmp_path / "serving_memory.json"
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = ["--quick", "--index-kind", "ivf-sq8", "--work", str(work), "--out", str(out)]
+    assert serving_memory.main(argv) == 0
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["passages"] >= 3000 and report["sentences"] > report["passages"]
+    assert report["characters"] > 1000 * report["articles"]
+    files = report["files_mb"]
+    assert {"documents.jsonl", "chunks.jsonl", "sentences.jsonl", "dense.faiss", "bm25/"} <= set(files)
+    assert report["after_load_mb"] >= report["base_mb"] > 0 and report["index_mb"] > 0
+    assert report["queries"] == 300 and 0 <= report["search_p50_ms"] <= report["search_p95_ms"]
+    assert report["index_kinds"] == ["ivf-sq8", "ivf-sq8"]
+    exact = report["exact_rescoring"]  # 8-bit rows against the float32 files: the same hits nearly always
+    assert (
+        exact["questions"] == 300 and 0.8 <= exact["top5_overlap"] <= 1.0 and 0.8 <= exact["top1_same"] <= 1.0
+    )
+    assert list(work.iterdir()) == []  # the built index was removed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from embeddings.index import VectorIndex
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.files import sha256_file
 from qa.index_store import (
     CURRENT,
     IndexData,
@@ -21,6 +24,7 @@ from qa.index_store import (
     stored_vectors,
 )
 from qa.lexical import LexicalIndex
+from qa.records import ChunkTable, DocumentTable, RowLists, article_infos
 from qa.types import Chunk, Document
 
 PARAMS = IndexParams(model="random", chunk_tokens=64, chunk_overlap_sentences=0)
@@ -47,7 +51,7 @@ def make_data(n_docs: int = 3, seed: int = 0) -> IndexData:
 
     vectors, sentence_vectors = unit(len(chunks)), unit(len(sentences))
     return IndexData(
-        tuple(docs),
+        {d.id: d for d in docs},
         tuple(chunks),
         tuple(members),
         tuple(sentences),
@@ -75,8 +79,9 @@ def test_round_trip_keeps_every_row_in_step(tmp_path: Path) -> None:
     assert (tmp_path / CURRENT).read_text().strip() == version.name and set(written["files"])
     loaded, read = load_index(tmp_path, PARAMS, DIM)
     assert read == written
-    assert loaded.documents == data.documents and loaded.chunks == data.chunks
-    assert loaded.members == data.members and loaded.sentences == data.sentences
+    assert loaded.documents == data.documents and tuple(loaded.chunks) == data.chunks
+    assert tuple(loaded.members) == data.members and tuple(loaded.sentences) == data.sentences
+    assert loaded.chunks[-1] == data.chunks[-1] and loaded.chunks[1:] == data.chunks[1:]
     np.testing.assert_array_equal(loaded.vectors, data.vectors)
     np.testing.assert_array_equal(loaded.sentence_vectors, data.sentence_vectors)
     assert len(loaded.dense) == 3 and len(loaded.sentence_index) == 6 and len(loaded.lexical) == 3
@@ -148,3 +153,61 @@ def test_rows_out_of_step_are_refused() -> None:
             data.sentence_index,
             data.lexical,
         )
+
+
+def test_a_loaded_index_keeps_its_texts_on_disk_and_reads_them_when_asked(tmp_path: Path) -> None:
+    data = make_data(n_docs=5)
+    version, _ = save_index(tmp_path, data, manifest())
+    loaded, _ = load_index(tmp_path, PARAMS, DIM)
+    assert isinstance(loaded.documents, DocumentTable) and isinstance(loaded.chunks, ChunkTable)
+    # No text is held: the tables are arrays of offsets and the articles' ids.
+    assert not any(isinstance(v, str) and "वाक्य" in v for v in vars(loaded.chunks).values())
+    infos = article_infos(loaded.documents, loaded.chunks)
+    assert infos == article_infos(data.documents, data.chunks)
+    assert [(a.id, a.title, a.passages) for a in infos] == [(f"d{i}", f"शीर्षक {i}", 1) for i in range(5)]
+    assert loaded.chunks[3].text == data.chunks[3].text and loaded.documents["d4"] == data.documents["d4"]
+    assert "d9" not in loaded.documents and list(loaded.documents) == [f"d{i}" for i in range(5)]
+    with pytest.raises(IndexError):
+        loaded.chunks[5]
+    # The file replaced under the running process (another writer, a restore): an error naming it, no crash.
+    lines = (version / "documents.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    with open(version / "documents.jsonl", "r+", encoding="utf-8") as f:
+        f.truncate(0)
+        f.write("".join(reversed(lines)))
+    with pytest.raises(IndexCorruptError, match="documents.jsonl changed since"):
+        loaded.chunks[0]
+    with open(version / "documents.jsonl", "r+b") as f:
+        f.truncate(10)
+    with pytest.raises(IndexCorruptError, match="documents.jsonl changed since"):
+        loaded.documents["d1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        ("chunks.jsonl", lambda t: t.replace('"d1#0"', '"d2#0"'), "is not a passage"),
+        ("chunks.jsonl", lambda t: t.replace('"doc_id": "d1"', '"doc_id": "dx"'), "is not a passage"),
+        ("sentences.jsonl", lambda t: t.replace('"start"', '"begin"'), "is not a sentence row"),
+        ("documents.jsonl", lambda t: t.replace('"title"', '"heading"'), "is not an article"),
+        ("documents.jsonl", lambda t: t.replace('"id": "d2"', '"id": "d1"'), "article id twice"),
+    ],
+)
+def test_record_files_that_are_not_what_the_store_writes_are_refused(
+    tmp_path: Path, name: str, edit: Callable[[str], str], message: str
+) -> None:
+    """Checked files edited with their checksums updated (as a hand edit that also fixed the manifest)."""
+    version, written = save_index(tmp_path, make_data(), manifest())
+    path = version / name
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    written["files"][name] = sha256_file(path)
+    (version / "manifest.json").write_text(json.dumps(written), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=f"{name} line .*{message}|{message}") as caught:
+        load_index(tmp_path, PARAMS, DIM)
+    assert "qa build" in str(caught.value)
+
+
+def test_row_lists_and_their_inverse() -> None:
+    lists = RowLists.of([(0, 1), (), (1, 2, 3)])
+    assert len(lists) == 3 and lists[2] == (1, 2, 3) and lists[1] == () and lists[-1] == (1, 2, 3)
+    assert list(lists.inverse(5)) == [(0,), (0, 2), (2,), (2,), ()]
+    assert RowLists.of(lists) is lists and lists[0:2] == ((0, 1), ())

@@ -5,6 +5,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.chunking import chunk_document
@@ -150,3 +151,17 @@ def test_building_logs_nothing_below_warning(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level("DEBUG"):
         LexicalIndex.build(["भारत और अमेरिका की बैठक हवाई में हुई।", "नौसेना ने अभ्यास किया।"])
     assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < 30]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 50])
+def test_search_is_the_full_sort_of_every_positive_row(k: int) -> None:
+    """Only the rows that can make the top k are sorted; the result is the full sort's: score, then row id
+    (many rows here tie: identical texts)."""
+    texts = ["नदी पहाड़", "नदी", "पहाड़ नदी नदी", "नदी", "बादल", "पहाड़", "नदी", "नदी पहाड़"] * 3
+    index = LexicalIndex.build(texts)
+    for query in ("नदी", "पहाड़", "नदी पहाड़", "बादल"):
+        scores = np.asarray(index._bm25.get_scores(tokenize(query)), dtype=np.float64)
+        full = [
+            (int(i), float(scores[i])) for i in np.lexsort((np.arange(len(scores)), -scores)) if scores[i] > 0
+        ]
+        assert index.search(query, k) == full[:k]

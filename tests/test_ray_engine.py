@@ -171,7 +171,7 @@ def test_a_ray_build_is_the_local_build(
     remote = _build(documents, real_encoder, embed)
     assert len(shards) > 1 and all(name.endswith(".parquet") for name in shards)
     assert list(staging.iterdir()) == []  # the job's staging folder is gone
-    assert remote.chunks == local.chunks and remote.members == local.members
+    assert tuple(remote.chunks) == tuple(local.chunks) and tuple(remote.members) == tuple(local.members)
     assert remote.manifest["corpus_fingerprint"] == local.manifest["corpus_fingerprint"]
     np.testing.assert_allclose(remote.vectors, local.vectors, atol=1e-5)
     np.testing.assert_allclose(remote.sentence_vectors, local.sentence_vectors, atol=1e-5)

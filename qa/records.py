@@ -1,0 +1,313 @@
+"""The records of a loaded index (articles, passages, sentence rows) held compactly: texts stay on disk.
+
+A million passages come from a few hundred thousand articles, about 10^9 characters of Hindi. As Python
+objects that is the whole text twice (each article, and each passage a copy of its slice: Devanagari takes
+two bytes a character in a `str`) plus an object per passage and per sentence row: several GB, against the
+2 GB a server has for the whole index (docs/scale.md). So a loaded index keeps only numbers in numpy arrays
+and the articles' short fields, and reads an article's line of `documents.jsonl` back when a passage of it
+is asked for (`os.pread` on a descriptor opened at load: a file changed under a running server gives an
+error naming it, never the SIGBUS a memory-mapped read past a truncated end would raise). The few articles
+a question touches are cached.
+
+The tables are read-only sequences of the same `Document`, `Chunk` and `Sentence` values a build makes, so
+code that reads an index does not care which it has. The files are the ones `qa.index_store` has always
+written (no format change): `documents.jsonl`, `chunks.jsonl`, `sentences.jsonl`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import weakref
+from abc import abstractmethod
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar, overload
+
+import numpy as np
+
+from qa.errors import IndexCorruptError
+from qa.types import ArticleInfo, Chunk, Document, article_link
+
+# Articles whose text is kept after a read: a question's hits come from a handful of articles, and each hit
+# reads its article twice (the passage's text, then the title and date).
+CACHED_ARTICLES = 64
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an article (a unit of `qa.chunking.split_sentences`), located in its document. It is
+    embedded together with the sentence before it (``text[context_start:end]``), so that a sentence that refers
+    back ("इस बैठक की सह-अध्यक्षता …" after the sentence naming the meeting in Hawaii) keeps what it refers to.
+    A sentence in the overlap of two chunks is one row shared by both."""
+
+    doc_id: str
+    start: int
+    end: int
+    context_start: int
+
+
+T = TypeVar("T")
+
+
+class _Rows(Sequence[T]):
+    """A read-only sequence whose items are made when asked for (`_row`), with Python's index rules."""
+
+    @abstractmethod
+    def _row(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> tuple[T, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> T | tuple[T, ...]:
+        if isinstance(i, slice):
+            return tuple(self._row(j) for j in range(*i.indices(len(self))))
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"row {i} of {len(self)}")
+        return self._row(i % len(self))
+
+
+class DocumentTable(Mapping[str, Document]):
+    """The articles of a loaded index by id, in file order: ids in memory, each `Document` read from its
+    line of `documents.jsonl` when asked for (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        ids: list[str],
+        headers: list[tuple[str, str, str | None]],
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        self.path = path
+        self._ids = ids
+        # (title, source, date) of each article: the corpus listing shows every article (after each
+        # abstention, too), and reading every text for it would take seconds at a million passages.
+        self._headers = headers
+        self._position = {doc_id: i for i, doc_id in enumerate(ids)}
+        self._offsets = offsets
+        self._lengths = lengths
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+        self._read = functools.lru_cache(maxsize=CACHED_ARTICLES)(self._read_line)
+
+    @classmethod
+    def open(cls, path: Path) -> DocumentTable:
+        """Index `path` (one JSON document a line). Raises IndexCorruptError naming the line that is not one."""
+        ids: list[str] = []
+        headers: list[tuple[str, str, str | None]] = []
+        offsets: list[int] = []
+        lengths: list[int] = []
+        at = 0
+        with open(path, "rb") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    record = json.loads(line)
+                    document = Document(**record)  # every field present and no other
+                    ids.append(str(document.id))
+                    headers.append((str(document.title), str(document.source), document.date))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise IndexCorruptError(f"{path} line {n} is not an article ({exc})") from exc
+                offsets.append(at)
+                lengths.append(len(line))
+                at += len(line)
+        if len(set(ids)) != len(ids):
+            raise IndexCorruptError(f"{path} holds an article id twice")
+        return cls(path, ids, headers, np.array(offsets, dtype=np.int64), np.array(lengths, dtype=np.int64))
+
+    def _read_line(self, position: int) -> Document:
+        length = int(self._lengths[position])
+        try:
+            line = os.pread(self._fd, length, int(self._offsets[position]))
+            document = Document(**json.loads(line))
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"{self.path} changed since the index was loaded ({exc}); rebuild the index (qa build)"
+            ) from exc
+        if len(line) != length or document.id != self._ids[position]:
+            raise IndexCorruptError(
+                f"{self.path} changed since the index was loaded; rebuild the index (qa build)"
+            )
+        return document
+
+    def at(self, position: int) -> Document:
+        """The `position`-th article of the file."""
+        return self._read(position)
+
+    def infos(self, passages: Counter[str]) -> list[ArticleInfo]:
+        """Each article as the corpus listing shows it, `passages` giving its passage count; no text read."""
+        return [
+            ArticleInfo(doc_id, title, date, passages.get(doc_id, 0), article_link(source))
+            for doc_id, (title, source, date) in zip(self._ids, self._headers)
+        ]
+
+    def id_at(self, position: int) -> str:
+        return self._ids[position]
+
+    def position(self, doc_id: str) -> int:
+        """The article's place in the file; KeyError for an id not indexed."""
+        return self._position[doc_id]
+
+    def __getitem__(self, doc_id: str) -> Document:
+        return self._read(self._position[doc_id])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class ChunkTable(_Rows[Chunk]):
+    """The passages of a loaded index: each `Chunk` made when asked for from its article's text and its
+    offsets (arrays: article position, number within the article, start, end)."""
+
+    def __init__(
+        self,
+        documents: DocumentTable,
+        doc: np.ndarray,
+        number: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+    ) -> None:
+        self.documents = documents
+        self._doc, self._number, self._start, self._end = doc, number, start, end
+
+    def _row(self, i: int) -> Chunk:
+        document = self.documents.at(int(self._doc[i]))
+        start, end = int(self._start[i]), int(self._end[i])
+        return Chunk(
+            id=f"{document.id}#{int(self._number[i])}",
+            doc_id=document.id,
+            text=document.text[start:end],
+            start=start,
+            end=end,
+        )
+
+    def __len__(self) -> int:
+        return len(self._doc)
+
+    def doc_counts(self) -> Counter[str]:
+        """Passages per article id, without reading any text."""
+        counts = np.bincount(self._doc, minlength=len(self.documents))
+        return Counter({self.documents.id_at(i): int(n) for i, n in enumerate(counts) if n})
+
+    @classmethod
+    def open(cls, path: Path, documents: DocumentTable) -> tuple[ChunkTable, RowLists]:
+        """The passages of `path` (``chunks.jsonl``) and the sentence rows of each. Raises IndexCorruptError."""
+        doc, number, start, end, lengths, rows = [], [], [], [], [], []
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    record = json.loads(line)
+                    doc_id, chunk_id = str(record["doc_id"]), str(record["id"])
+                    prefix, _, k = chunk_id.rpartition("#")
+                    if prefix != doc_id or not k.isdigit():  # ids are "<article id>#<n>" (qa.chunking)
+                        raise ValueError(f"passage id {chunk_id!r} is not of article {doc_id!r}")
+                    doc.append(documents.position(doc_id))
+                    number.append(int(k))
+                    start.append(int(record["start"]))
+                    end.append(int(record["end"]))
+                    sentences = [int(j) for j in record["sentences"]]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise IndexCorruptError(f"{path} line {n} is not a passage ({exc!r})") from exc
+                lengths.append(len(sentences))
+                rows.extend(sentences)
+        table = cls(
+            documents,
+            np.array(doc, dtype=np.int32),
+            np.array(number, dtype=np.int32),
+            np.array(start, dtype=np.int64),
+            np.array(end, dtype=np.int64),
+        )
+        return table, RowLists.from_lengths(np.array(lengths, dtype=np.int64), np.array(rows, dtype=np.int64))
+
+
+class SentenceTable(_Rows[Sentence]):
+    """The sentence rows of a loaded index (arrays: article position, start, end, context start)."""
+
+    def __init__(self, documents: DocumentTable, columns: np.ndarray) -> None:
+        self.documents = documents
+        self._columns = columns  # [rows, 4] int64
+
+    def _row(self, i: int) -> Sentence:
+        doc, start, end, context_start = (int(v) for v in self._columns[i])
+        return Sentence(self.documents.id_at(doc), start, end, context_start)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    @classmethod
+    def open(cls, path: Path, documents: DocumentTable) -> SentenceTable:
+        """The sentence rows of `path` (``sentences.jsonl``). Raises IndexCorruptError."""
+        columns: list[tuple[int, int, int, int]] = []
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    s = Sentence(**json.loads(line))
+                    columns.append(
+                        (documents.position(s.doc_id), int(s.start), int(s.end), int(s.context_start))
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise IndexCorruptError(f"{path} line {n} is not a sentence row ({exc!r})") from exc
+        return cls(documents, np.array(columns, dtype=np.int64).reshape(-1, 4))
+
+
+class RowLists(_Rows[tuple[int, ...]]):
+    """A list of lists of row ids in two arrays (compressed sparse rows): list `i` is
+    ``values[starts[i]:starts[i + 1]]``."""
+
+    def __init__(self, starts: np.ndarray, values: np.ndarray) -> None:
+        self.starts, self.values = starts, values
+
+    @classmethod
+    def from_lengths(cls, lengths: np.ndarray, values: np.ndarray) -> RowLists:
+        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        return cls(starts, values)
+
+    @classmethod
+    def of(cls, lists: Sequence[Sequence[int]]) -> RowLists:
+        """`lists` as RowLists (itself when it is one)."""
+        if isinstance(lists, RowLists):
+            return lists
+        lengths = np.array([len(rows) for rows in lists], dtype=np.int64)
+        values = np.fromiter((j for rows in lists for j in rows), dtype=np.int64, count=int(lengths.sum()))
+        return cls.from_lengths(lengths, values)
+
+    def inverse(self, n: int) -> RowLists:
+        """For each value 0..n-1, the lists that hold it (in order): the chunks of each sentence row."""
+        owners = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.starts))
+        order = np.argsort(self.values, kind="stable")
+        return RowLists.from_lengths(np.bincount(self.values, minlength=n)[:n], owners[order])
+
+    def _row(self, i: int) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.values[self.starts[i] : self.starts[i + 1]])
+
+    def rows(self, i: int) -> np.ndarray:
+        """List `i` as an array (no Python ints)."""
+        return self.values[self.starts[i] : self.starts[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+
+def article_infos(documents: Mapping[str, Document], chunks: Sequence[Chunk]) -> list[ArticleInfo]:
+    """The articles of an index as the corpus listing shows them, in `documents`' order (a loaded index
+    lists them without reading any text)."""
+    if isinstance(chunks, ChunkTable):
+        passages = chunks.doc_counts()
+    else:
+        passages = Counter(c.doc_id for c in chunks)
+    if isinstance(documents, DocumentTable):
+        return documents.infos(passages)
+    return [ArticleInfo(d.id, d.title, d.date, passages.get(d.id, 0), d.link) for d in documents.values()]
