@@ -6,7 +6,8 @@ Vectors are the real e5 rows of benchmarks/index_scaling.py (passages and senten
 cached) scaled up by its perturbed copies (said so in the result). Each size is measured in a fresh process on
 one thread: resident memory (VmRSS) after numpy and faiss are imported, after the load, and after the queries
 (each: top 50 of both indexes, the candidates' passage and sentence rows re-scored, as `Retriever.signals`
-does); query latency p50/p95. Texts, chunk records and BM25 are not part of this measure.
+does); query latency p50/p95. Texts, chunk records and BM25 are not part of this measure: the whole index is
+benchmarks/serving_memory.py's.
 
     .venv/bin/python benchmarks/index_memory.py [--passages 1000000] [--sentences-per-passage 2]
     .venv/bin/python benchmarks/index_memory.py --quick    # a few thousand rows (CI)

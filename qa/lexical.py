@@ -139,7 +139,7 @@ class LexicalIndex:
         known = [t for t in tokenize(query, stopwords=self.stopwords) if t in self._vocabulary]
         if not known:
             return []
-        scores = np.asarray(self._bm25.get_scores(known), dtype=np.float64)
+        scores = np.asarray(self._bm25.get_scores(known))
         # Sorting only the rows that can make the top k: at a million passages a sort of every row took
         # most of a search's time.
         rows = np.flatnonzero(scores > 0)

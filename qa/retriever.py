@@ -286,11 +286,10 @@ class Retriever:
             best = whole.copy()  # a chunk with no sentence row (none in practice) keeps its own cosine
             members = [self._members.rows(int(i)) for i in candidates]
             scores = self.sentence_index.rows(np.concatenate(members)) @ q
-            at = 0
-            for j, rows in enumerate(members):
-                if len(rows):
-                    best[j] = float(np.max(scores[at : at + len(rows)]))
-                at += len(rows)
+            lengths = np.array([len(rows) for rows in members])
+            held = lengths > 0
+            if held.any():  # each candidate's best sentence: a max over its run of `scores`
+                best[held] = np.maximum.reduceat(scores, (np.cumsum(lengths) - lengths)[held])
         bm25 = dict(lexical)
         lex = np.array([bm25.get(int(i), 0.0) for i in candidates], dtype=np.float32)
         coverage = self.lexical.query_coverage(query) if mode == "hybrid" else 0.0
