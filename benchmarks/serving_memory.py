@@ -20,6 +20,11 @@ What is synthetic, and why:
     .venv/bin/python benchmarks/serving_memory.py [--passages 1000000] [--work DIR]
     .venv/bin/python benchmarks/serving_memory.py --quick          # a few thousand passages (CI)
     .venv/bin/python benchmarks/serving_memory.py --reuse DIR      # measure an index folder built before
+    .venv/bin/python benchmarks/serving_memory.py --reuse DIR --ingest-only   # the passage index's rebuild
+
+`--ingest-only` times what an ingest of 1% more passages does to the passage index: trained afresh (a build)
+against reusing the replaced index's centroids (`VectorIndex.build(trained_from=...)`, as an ingest does), and
+the recall@10 of each against exact search over the same rows, for the benchmark's 300 query vectors.
 """
 
 from __future__ import annotations
@@ -219,6 +224,38 @@ def exact_rescoring(retriever: Any, questions: list[str], folder: Path) -> dict[
     }
 
 
+def ingest_rebuild(folder: Path) -> dict[str, Any]:
+    """See the module docstring (`--ingest-only`)."""
+    import faiss
+    import index_scaling
+
+    from embeddings.index import VectorIndex
+
+    version = folder / "index" / (folder / "index" / "CURRENT").read_text().strip()
+    vectors = np.load(version / "vectors.npy")
+    old = VectorIndex.load(version / "dense.faiss", dim=vectors.shape[1], rows=len(vectors))
+    added = index_scaling.scale_up(vectors[: len(vectors) // 100], 2 * (len(vectors) // 100), 0.2)
+    rows = np.concatenate([vectors, added[len(vectors) // 100 :]])
+    queries = np.load(folder / "queries.npy")
+    exact = faiss.IndexFlatIP(rows.shape[1])
+    exact.add(rows)
+    truth = exact.search(queries, 10)[1]
+    out: dict[str, Any] = {"rows_before": len(vectors), "rows_after": len(rows)}
+    for name, trained_from in (("trained afresh", None), ("centroids reused", old)):
+        t0 = time.perf_counter()
+        index = VectorIndex.build(rows, old.kind, trained_from=trained_from)
+        seconds = time.perf_counter() - t0
+        found = index.search(queries, 10)[1]
+        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth)])
+        out[name] = {
+            "kind": index.kind,
+            "build_s": round(seconds, 1),
+            "recall_at_10": round(float(recall), 3),
+        }
+        print(f"  {name}: {out[name]}", file=sys.stderr)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--passages", type=int, default=1_000_000)
@@ -234,10 +271,20 @@ def main(argv: list[str] | None = None) -> int:
         help="FAISS index type of both indexes (default: the store's choice by size)",
     )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "serving_memory.json")
+    ap.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="with --reuse: time the passage index's rebuild (see above)",
+    )
     ap.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)  # the child process
     args = ap.parse_args(argv)
     if args.measure is not None:
         print(json.dumps(measure(args.measure)))
+        return 0
+    if args.ingest_only:
+        if args.reuse is None:
+            ap.error("--ingest-only measures an index kept by --keep: give it with --reuse")
+        report({"benchmark": "serving_memory-ingest", **ingest_rebuild(args.reuse)}, args.out)
         return 0
     if args.quick:
         args.passages = min(args.passages, 3000)

@@ -32,6 +32,20 @@ def choose_kind(n_rows: int) -> IndexKind:
     return "flat" if n_rows <= FLAT_MAX_ROWS else "ivf-sq8"
 
 
+def _reusable_centroids(
+    previous: VectorIndex | None, kind: IndexKind, dim: int, n_rows: int
+) -> np.ndarray | None:
+    """`previous`'s IVF centroids [nlist, dim] when they can serve `n_rows` rows (see `VectorIndex.build`)."""
+    import faiss
+
+    if previous is None or kind != "ivf-sq8" or previous.kind != "ivf-sq8" or previous.dim != dim:
+        return None
+    quantizer: Any = faiss.downcast_index(previous._index.quantizer)
+    if not ivf_lists(n_rows) / 2 <= quantizer.ntotal <= 2 * ivf_lists(n_rows):
+        return None
+    return faiss.rev_swig_ptr(quantizer.get_xb(), quantizer.ntotal * dim).reshape(-1, dim).copy()
+
+
 def ivf_lists(n_rows: int) -> int:
     """4·√N lists (as measured), but at least 39 training rows a list, which k-means wants."""
     return max(1, min(int(4 * np.sqrt(n_rows)), n_rows // 39))
@@ -46,7 +60,18 @@ class VectorIndex:
         self.dim = dim
 
     @classmethod
-    def build(cls, vectors: np.ndarray, kind: IndexKind | None = None) -> VectorIndex:
+    def build(
+        cls, vectors: np.ndarray, kind: IndexKind | None = None, *, trained_from: VectorIndex | None = None
+    ) -> VectorIndex:
+        """An index of `vectors` (row i is vectors[i]) of `kind` (default: by size, `choose_kind`).
+
+        `trained_from`: an earlier IVF index of the same vectors' model (the index an ingest replaces). Its
+        coarse centroids are reused when their count is within a factor of two of what this size wants: the
+        k-means is most of an IVF build (about 9 minutes a million rows on one core), and articles added to
+        an archive of a million passages hardly move its centroids. So an ingested index depends on the
+        rows the centroids were first trained on, not only on its own rows; a full build (`qa build`)
+        trains afresh. Otherwise, and for the other kinds, the index is trained afresh.
+        """
         import faiss
 
         vectors = _as_rows(vectors)
@@ -60,10 +85,14 @@ class VectorIndex:
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = HNSW_EF_SEARCH
         elif kind == "ivf-sq8":
-            nlist = ivf_lists(len(vectors))
+            centroids = _reusable_centroids(trained_from, kind, dim, len(vectors))
+            nlist = ivf_lists(len(vectors)) if centroids is None else len(centroids)
             # index_factory's result is already the IVF class and owns its coarse quantizer.
             index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
-            # k-means on a fixed sample (the same rows give the same index), 64 rows a list as measured.
+            if centroids is not None:  # a full, trained quantizer: train() below skips the k-means
+                faiss.downcast_index(index.quantizer).add(centroids)
+            # k-means on a fixed sample (the same rows give the same index), 64 rows a list as measured; the
+            # 8-bit ranges are always fitted to these rows (reused ones would clip new rows outside them).
             sample = np.random.default_rng(0).permutation(len(vectors))[: nlist * IVF_TRAIN_ROWS_PER_LIST]
             index.train(vectors[np.sort(sample)] if len(vectors) else vectors)
             index.nprobe = min(IVF_NPROBE, nlist)

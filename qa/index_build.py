@@ -149,7 +149,12 @@ def build_index(
     for i, key in enumerate(keys):
         matrix[i] = known[key]
     vectors, sentence_vectors = matrix[: len(chunks)], matrix[len(chunks) :]
-    return assemble_index(docs, chunks, members, sentences, vectors, sentence_vectors), len(todo)
+    trained = (
+        (previous[0].dense, previous[0].sentence_index) if previous and previous[1] == params.model else None
+    )
+    return assemble_index(docs, chunks, members, sentences, vectors, sentence_vectors, trained=trained), len(
+        todo
+    )
 
 
 def assemble_index(
@@ -160,9 +165,13 @@ def assemble_index(
     vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     kind: IndexKind | None = None,
+    *,
+    trained: tuple[VectorIndex, VectorIndex] | None = None,
 ) -> IndexData:
     """The index of these rows (`index_rows`) and their vectors: FAISS over both (of `kind`, default chosen
-    by size) and BM25 over the chunks."""
+    by size; an IVF index reuses the training of `trained`'s, the passage and sentence indexes an ingest
+    replaces, see `VectorIndex.build`) and BM25 over the chunks."""
+    dense_from, sentences_from = trained or (None, None)
     return IndexData(
         {d.id: d for d in docs},
         tuple(chunks),
@@ -170,8 +179,8 @@ def assemble_index(
         tuple(sentences),
         vectors,
         sentence_vectors,
-        VectorIndex.build(vectors, kind),
-        VectorIndex.build(sentence_vectors, kind),
+        VectorIndex.build(vectors, kind, trained_from=dense_from),
+        VectorIndex.build(sentence_vectors, kind, trained_from=sentences_from),
         LexicalIndex.build([c.text for c in chunks]),
     )
 

@@ -64,6 +64,27 @@ def test_ivf_sq8_finds_each_row_and_survives_save_and_load(tmp_path: Path) -> No
     np.testing.assert_array_equal(again.search(v[:50], 3)[1], ids)
 
 
+def _centroids(index: VectorIndex) -> np.ndarray:
+    import faiss
+
+    quantizer = faiss.downcast_index(index._index.quantizer)
+    return faiss.rev_swig_ptr(quantizer.get_xb(), quantizer.ntotal * quantizer.d).copy()
+
+
+def test_an_ivf_index_reuses_the_training_of_the_one_it_replaces() -> None:
+    old = VectorIndex.build(_unit_rows(2_000), "ivf-sq8")
+    grown = np.concatenate([_unit_rows(2_000), _unit_rows(300, seed=5)])  # an ingest: more rows, same model
+    new = VectorIndex.build(grown, trained_from=old, kind="ivf-sq8")
+    np.testing.assert_array_equal(_centroids(new), _centroids(old))  # no k-means: the old centroids
+    assert len(new) == 2_300 and len(old) == 2_000  # the old index is untouched
+    assert new.search(grown[-50:], 1)[1][:, 0].tolist() == list(range(2_250, 2_300))
+    np.testing.assert_allclose(new.rows(np.arange(2_250, 2_300)), grown[2_250:], atol=0.02)
+    # Trained afresh: another kind asked for, or a size whose list count is over twice the old one's.
+    fresh = VectorIndex.build(grown, trained_from=VectorIndex.build(grown[:200], "ivf-sq8"), kind="ivf-sq8")
+    assert len(_centroids(fresh)) != 5 * 32
+    assert VectorIndex.build(grown, "flat", trained_from=old).kind == "flat"
+
+
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf-sq8"])
 def test_rows_are_the_stored_vectors_after_save_and_load(tmp_path: Path, kind: str) -> None:
     v = _unit_rows(2_000)

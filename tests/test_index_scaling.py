@@ -79,7 +79,8 @@ def test_quick_run_builds_loads_and_searches_a_whole_index(tmp_path: Path) -> No
     out = tmp_path / "serving_memory.json"
     work = tmp_path / "work"
     work.mkdir()
-    argv = ["--quick", "--index-kind", "ivf-sq8", "--work", str(work), "--out", str(out)]
+    kept = tmp_path / "kept"
+    argv = ["--quick", "--index-kind", "ivf-sq8", "--work", str(work), "--keep", str(kept), "--out", str(out)]
     assert serving_memory.main(argv) == 0
 
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -94,4 +95,11 @@ def test_quick_run_builds_loads_and_searches_a_whole_index(tmp_path: Path) -> No
     assert (
         exact["questions"] == 300 and 0.8 <= exact["top5_overlap"] <= 1.0 and 0.8 <= exact["top1_same"] <= 1.0
     )
-    assert list(work.iterdir()) == []  # the built index was removed
+    assert list(work.iterdir()) == []  # nothing left in the work folder; the index kept where asked
+
+    ingest = tmp_path / "ingest.json"
+    assert serving_memory.main(["--reuse", str(kept), "--ingest-only", "--out", str(ingest)]) == 0
+    rebuilt = json.loads(ingest.read_text(encoding="utf-8"))
+    assert rebuilt["rows_after"] == rebuilt["rows_before"] + rebuilt["rows_before"] // 100
+    for way in ("trained afresh", "centroids reused"):
+        assert rebuilt[way]["kind"] == "ivf-sq8" and 0.5 <= rebuilt[way]["recall_at_10"] <= 1.0

@@ -166,6 +166,41 @@ def test_missing_and_corrupt_index(tmp_path: Path, built, hashing_encoder) -> No
         Retriever.load(index_dir, hashing_encoder, _params(hashing_encoder))
 
 
+def test_an_ingest_keeps_the_ivf_centroids_and_a_build_trains_its_own(
+    seed_corpus: Path, tmp_path: Path, hashing_encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Above FLAT_MAX_ROWS (lowered here so the seed corpus is "large") an ingest reuses the coarse centroids
+    of the index it replaces, a loaded one included; a fresh build trains its own."""
+    import faiss
+
+    import embeddings.index
+
+    monkeypatch.setattr(embeddings.index, "FLAT_MAX_ROWS", 2)
+
+    def centroids(index) -> np.ndarray:  # type: ignore[no-untyped-def]
+        q = faiss.downcast_index(index._index.quantizer)
+        return faiss.rev_swig_ptr(q.get_xb(), q.ntotal * q.d).copy()
+
+    docs = load_corpus(seed_corpus)
+    base = Retriever.build(docs, hashing_encoder, _params(hashing_encoder))
+    assert base.dense.kind == base.sentence_index.kind == "ivf-sq8"
+    base.save(tmp_path / "index")
+    loaded = Retriever.load(tmp_path / "index", hashing_encoder, _params(hashing_encoder))
+    extra = parse_article(
+        "title: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास विशाखापत्तनम में किया। इसमें बारह "
+        "युद्धपोत शामिल हुए। अभ्यास पांच दिन चला।",
+        doc_id="naval-exercise",
+        source="test",
+    )
+    updated, _ = loaded.with_documents([extra])
+    np.testing.assert_array_equal(centroids(updated.dense), centroids(base.dense))
+    np.testing.assert_array_equal(centroids(updated.sentence_index), centroids(base.sentence_index))
+    fresh = Retriever.build([*docs, extra], hashing_encoder, _params(hashing_encoder))
+    assert not np.array_equal(centroids(fresh.dense), centroids(base.dense))
+    hits = updated.search("समुद्र शक्ति-26 अभ्यास विशाखापत्तनम", 3)
+    assert hits[0].chunk.doc_id == "naval-exercise"
+
+
 def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: Path) -> None:
     encoder = CountingEncoder()
     docs = load_corpus(seed_corpus)
