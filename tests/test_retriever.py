@@ -21,6 +21,7 @@ from qa.corpus import load_corpus, parse_article
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from qa.index_build import index_texts
 from qa.retriever import CHECKSUMMED, CURRENT, IndexParams, Retriever, current_version
+from qa.types import Document
 
 REPO = Path(__file__).resolve().parent.parent
 HAWAII_HI = "हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"
@@ -29,6 +30,16 @@ HAWAII_EN = "Who co-chaired the meeting in Hawaii?"
 
 def _params(encoder, chunk_tokens: int = 160) -> IndexParams:  # type: ignore[no-untyped-def]
     return IndexParams(model=encoder.model_id, chunk_tokens=chunk_tokens, chunk_overlap_sentences=1)
+
+
+def _naval_exercise() -> Document:
+    """An article the seed corpus lacks, for ingests."""
+    return parse_article(
+        "date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
+        "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
+        doc_id="naval-exercise",
+        source="test",
+    )
 
 
 @pytest.fixture()
@@ -186,12 +197,7 @@ def test_an_ingest_keeps_the_ivf_centroids_and_a_build_trains_its_own(
     assert base.dense.kind == base.sentence_index.kind == "ivf-sq8"
     base.save(tmp_path / "index")
     loaded = Retriever.load(tmp_path / "index", hashing_encoder, _params(hashing_encoder))
-    extra = parse_article(
-        "title: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास विशाखापत्तनम में किया। इसमें बारह "
-        "युद्धपोत शामिल हुए। अभ्यास पांच दिन चला।",
-        doc_id="naval-exercise",
-        source="test",
-    )
+    extra = _naval_exercise()
     updated, _ = loaded.with_documents([extra])
     np.testing.assert_array_equal(centroids(updated.dense), centroids(base.dense))
     np.testing.assert_array_equal(centroids(updated.sentence_index), centroids(base.sentence_index))
@@ -208,12 +214,7 @@ def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: 
     # Every distinct chunk and sentence text once: a one-sentence chunk and its sentence share a vector.
     assert encoder.embedded == base.embedded == len(set(index_texts(base.data)))
     encoder.embedded = 0
-    new_doc = parse_article(
-        "date: 2026-02-01\ntitle: नौसेना अभ्यास\n\nभारतीय नौसेना ने समुद्र शक्ति-26 अभ्यास "
-        "विशाखापत्तनम में किया। इसमें बारह युद्धपोत शामिल हुए।",
-        doc_id="naval-exercise",
-        source="test",
-    )
+    new_doc = _naval_exercise()
     updated, report = base.with_documents([new_doc])
     new_chunks = [c for c in updated.chunks if c.doc_id == "naval-exercise"]
     assert len(new_chunks) >= 1
