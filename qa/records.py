@@ -74,6 +74,30 @@ class _Rows(Sequence[T]):
         return self._row(i % len(self))
 
 
+class _LineReader:
+    """Reads the article at a position of a documents.jsonl file (see DocumentTable)."""
+
+    def __init__(self, path: Path, ids: list[str], offsets: np.ndarray, lengths: np.ndarray) -> None:
+        self.path, self.ids, self.offsets, self.lengths = path, ids, offsets, lengths
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+
+    def __call__(self, position: int) -> Document:
+        length = int(self.lengths[position])
+        try:
+            line = os.pread(self.fd, length, int(self.offsets[position]))
+            document = Document(**json.loads(line))
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorruptError(
+                f"{self.path} changed since the index was loaded ({exc}); rebuild the index (qa build)"
+            ) from exc
+        if len(line) != length or document.id != self.ids[position]:
+            raise IndexCorruptError(
+                f"{self.path} changed since the index was loaded; rebuild the index (qa build)"
+            )
+        return document
+
+
 class DocumentTable(Mapping[str, Document]):
     """The articles of a loaded index by id, in file order: ids in memory, each `Document` read from its
     line of `documents.jsonl` when asked for (see the module docstring)."""
@@ -92,11 +116,9 @@ class DocumentTable(Mapping[str, Document]):
         # abstention, too), and reading every text for it would take seconds at a million passages.
         self._headers = headers
         self._position = {doc_id: i for i, doc_id in enumerate(ids)}
-        self._offsets = offsets
-        self._lengths = lengths
-        self._fd = os.open(path, os.O_RDONLY)
-        weakref.finalize(self, os.close, self._fd)
-        self._read = functools.lru_cache(maxsize=CACHED_ARTICLES)(self._read_line)
+        # The reader holds the descriptor and the cache holds the reader, neither the table: dropping the
+        # table (a reload after an ingest) closes the file at once, not at the next garbage collection.
+        self._read = functools.lru_cache(maxsize=CACHED_ARTICLES)(_LineReader(path, ids, offsets, lengths))
 
     @classmethod
     def open(cls, path: Path) -> DocumentTable:
@@ -121,21 +143,6 @@ class DocumentTable(Mapping[str, Document]):
         if len(set(ids)) != len(ids):
             raise IndexCorruptError(f"{path} holds an article id twice")
         return cls(path, ids, headers, np.array(offsets, dtype=np.int64), np.array(lengths, dtype=np.int64))
-
-    def _read_line(self, position: int) -> Document:
-        length = int(self._lengths[position])
-        try:
-            line = os.pread(self._fd, length, int(self._offsets[position]))
-            document = Document(**json.loads(line))
-        except (OSError, ValueError, TypeError) as exc:
-            raise IndexCorruptError(
-                f"{self.path} changed since the index was loaded ({exc}); rebuild the index (qa build)"
-            ) from exc
-        if len(line) != length or document.id != self._ids[position]:
-            raise IndexCorruptError(
-                f"{self.path} changed since the index was loaded; rebuild the index (qa build)"
-            )
-        return document
 
     def at(self, position: int) -> Document:
         """The `position`-th article of the file."""

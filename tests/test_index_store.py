@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -180,6 +181,12 @@ def test_a_loaded_index_keeps_its_texts_on_disk_and_reads_them_when_asked(tmp_pa
         f.truncate(10)
     with pytest.raises(IndexCorruptError, match="documents.jsonl changed since"):
         loaded.documents["d1"]
+    # Its descriptor is closed as soon as the index is dropped (reloads after ingests must not pile them up).
+    fd = loaded.documents._read.__wrapped__.fd  # type: ignore[attr-defined]
+    os.fstat(fd)
+    del loaded
+    with pytest.raises(OSError):
+        os.fstat(fd)
 
 
 @pytest.mark.parametrize(
