@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import array
 import functools
+import itertools
 import json
 import os
 import weakref
@@ -26,13 +27,15 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from qa.errors import IndexCorruptError
 from qa.types import ArticleInfo, Chunk, Document, article_link
 
+_SENTENCE_FIELDS = frozenset(("doc_id", "start", "end", "context_start"))
+JSON_BLOCK_LINES = 20_000
 # Articles whose text is kept after a read: a question's hits come from a handful of articles, and each hit
 # reads its article twice (the passage's text, then the title and date).
 CACHED_ARTICLES = 64
@@ -215,23 +218,21 @@ class ChunkTable(_Rows[Chunk]):
         # Typed arrays while parsing, not lists: a list of a million Python ints is 36 MB whose freed heap the
         # process keeps (measured: 90 MB more resident after loading a million passages).
         doc, number, start, end, lengths, rows = (array.array("q") for _ in range(6))
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    record = json.loads(line)
-                    doc_id, chunk_id = str(record["doc_id"]), str(record["id"])
-                    prefix, _, k = chunk_id.rpartition("#")
-                    if prefix != doc_id or not k.isdigit():  # ids are "<article id>#<n>" (qa.chunking)
-                        raise ValueError(f"passage id {chunk_id!r} is not of article {doc_id!r}")
-                    doc.append(documents.position(doc_id))
-                    number.append(int(k))
-                    start.append(int(record["start"]))
-                    end.append(int(record["end"]))
-                    sentences = [int(j) for j in record["sentences"]]
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise IndexCorruptError(f"{path} line {n} is not a passage ({exc!r})") from exc
-                lengths.append(len(sentences))
+        for n, record in _json_lines(path):
+            try:
+                doc_id, chunk_id = str(record["doc_id"]), str(record["id"])
+                prefix, _, k = chunk_id.rpartition("#")
+                if prefix != doc_id or not k.isdigit():  # ids are "<article id>#<n>" (qa.chunking)
+                    raise ValueError(f"passage id {chunk_id!r} is not of article {doc_id!r}")
+                doc.append(documents.position(doc_id))
+                number.append(int(k))
+                start.append(record["start"])
+                end.append(record["end"])
+                sentences = record["sentences"]
                 rows.extend(sentences)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexCorruptError(f"{path} line {n} is not a passage ({exc!r})") from exc
+            lengths.append(len(sentences))
         table = cls(
             documents,
             _int32(doc, path),
@@ -260,15 +261,20 @@ class SentenceTable(_Rows[Sentence]):
     def open(cls, path: Path, documents: DocumentTable) -> SentenceTable:
         """The sentence rows of `path` (``sentences.jsonl``). Raises IndexCorruptError."""
         columns = array.array("q")  # see ChunkTable.open
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    s = Sentence(**json.loads(line))
-                    columns.extend(
-                        (documents.position(s.doc_id), int(s.start), int(s.end), int(s.context_start))
+        for n, record in _json_lines(path):
+            try:
+                if record.keys() != _SENTENCE_FIELDS:
+                    raise ValueError(f"fields {sorted(record)}, not {sorted(_SENTENCE_FIELDS)}")
+                columns.extend(
+                    (
+                        documents.position(record["doc_id"]),
+                        record["start"],
+                        record["end"],
+                        record["context_start"],
                     )
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise IndexCorruptError(f"{path} line {n} is not a sentence row ({exc!r})") from exc
+                )
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise IndexCorruptError(f"{path} line {n} is not a sentence row ({exc!r})") from exc
         return cls(documents, _int32(columns, path).reshape(-1, 4))
 
 
@@ -309,6 +315,29 @@ class RowLists(_Rows[tuple[int, ...]]):
 
     def __len__(self) -> int:
         return len(self.starts) - 1
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each line of a JSON-lines file, parsed a block of lines at a time: one
+    `json.loads` of a block is about twice as fast as one a line (2.1M sentence rows: measured 0.87 against
+    1.93 s for 300k), and a block keeps the parsed objects few. Raises IndexCorruptError naming a line that
+    is not one JSON value."""
+    with open(path, encoding="utf-8") as f:
+        n = 0
+        while block := list(itertools.islice(f, JSON_BLOCK_LINES)):
+            try:
+                values = json.loads("[" + ",".join(block) + "]")
+            except ValueError:
+                values = None
+            if values is None or len(values) != len(block):  # find the line that is not one value
+                values = []
+                for k, line in enumerate(block, n + 1):
+                    try:
+                        values.append(json.loads(line))
+                    except ValueError as exc:
+                        raise IndexCorruptError(f"{path} line {k} is not JSON ({exc})") from exc
+            yield from enumerate(values, n + 1)
+            n += len(block)
 
 
 def _int32(values: array.array[int], path: Path) -> np.ndarray:

@@ -195,6 +195,22 @@ def test_a_loaded_index_keeps_its_texts_on_disk_and_reads_them_when_asked(tmp_pa
         ("chunks.jsonl", lambda t: t.replace('"d1#0"', '"d2#0"'), "is not a passage"),
         ("chunks.jsonl", lambda t: t.replace('"doc_id": "d1"', '"doc_id": "dx"'), "is not a passage"),
         ("sentences.jsonl", lambda t: t.replace('"start"', '"begin"'), "is not a sentence row"),
+        (
+            "sentences.jsonl",
+            lambda t: t.replace('"start": 0', '"start": "0"'),
+            "line 1 is not a sentence row",
+        ),
+        (
+            "sentences.jsonl",
+            lambda t: "\n".join(t.split("\n")[:2] + ["{not json"] + t.split("\n")[3:]),
+            "line 3 is not JSON",
+        ),
+        ("chunks.jsonl", lambda t: t.replace("\n", "\n1, 2\n", 1), "line 2 is not JSON"),
+        (
+            "chunks.jsonl",
+            lambda t: t.replace('"sentences": [', '"sentences": ["x", ', 1),
+            "line 1 is not a passage",
+        ),
         ("documents.jsonl", lambda t: t.replace('"title"', '"heading"'), "is not an article"),
         ("documents.jsonl", lambda t: t.replace('"id": "d2"', '"id": "d1"'), "article id twice"),
     ],
@@ -218,3 +234,17 @@ def test_row_lists_and_their_inverse() -> None:
     assert len(lists) == 3 and lists[2] == (1, 2, 3) and lists[1] == () and lists[-1] == (1, 2, 3)
     assert list(lists.inverse(5)) == [(0,), (0, 2), (2,), (2,), ()]
     assert RowLists.of(lists) is lists and lists[0:2] == ((0, 1), ())
+
+
+def test_json_lines_are_read_in_blocks_and_a_bad_line_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.records
+
+    monkeypatch.setattr(qa.records, "JSON_BLOCK_LINES", 2)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(f'{{"n": {i}}}\n' for i in range(7)), encoding="utf-8")
+    assert list(qa.records._json_lines(path)) == [(i + 1, {"n": i}) for i in range(7)]
+    path.write_text('{"n": 0}\n{"n": 1}\n[]\n{"n": 3}\n{"n": 4}, 5\n', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="rows.jsonl line 5 is not JSON"):
+        list(qa.records._json_lines(path))
