@@ -207,6 +207,10 @@ class ChunkTable(_Rows[Chunk]):
     def __len__(self) -> int:
         return len(self._doc)
 
+    def doc_ids(self) -> list[str]:
+        """The article id of each passage, without reading any text."""
+        return [self.documents.id_at(int(k)) for k in self._doc]
+
     def doc_counts(self) -> Counter[str]:
         """Passages per article id, without reading any text."""
         counts = np.bincount(self._doc, minlength=len(self.documents))
@@ -347,6 +351,13 @@ def _int32(values: array.array[int], path: Path) -> np.ndarray:
     if len(wide) and (wide.min() < 0 or wide.max() >= 2**31):
         raise IndexCorruptError(f"{path} holds an offset or row id out of range")
     return wide.astype(np.int32)
+
+
+def chunk_doc_ids(chunks: Sequence[Chunk]) -> list[str]:
+    """The article id of each chunk (a loaded index reads no text for it)."""
+    if isinstance(chunks, ChunkTable):
+        return chunks.doc_ids()
+    return [c.doc_id for c in chunks]
 
 
 def article_infos(documents: Mapping[str, Document], chunks: Sequence[Chunk]) -> list[ArticleInfo]:

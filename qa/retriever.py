@@ -182,7 +182,7 @@ class Retriever:
             encoder,
             params,
             progress=progress,
-            previous=None if previous is None else (previous.data, previous.params.model),
+            previous=None if previous is None else (previous.data, previous.params),
             on_progress=on_progress,
             embed=embed,
         )

@@ -27,7 +27,8 @@ def free_port() -> int:
 
 
 class CountingEncoder:
-    """The HashingEncoder, counting the passages it embeds (to prove what is, and is not, embedded again)."""
+    """The HashingEncoder, counting the passages it embeds and the texts it counts tokens of (to prove what is,
+    and is not, embedded or chunked again)."""
 
     def __init__(self, dim: int = 256) -> None:
         from embeddings.encoder import HashingEncoder
@@ -35,6 +36,7 @@ class CountingEncoder:
         self._inner = HashingEncoder(dim)
         self.model_id, self.dim = self._inner.model_id, self._inner.dim
         self.embedded = 0
+        self.counted: list[str] = []
 
     def encode_queries(self, texts):  # type: ignore[no-untyped-def]
         return self._inner.encode_queries(texts)
@@ -44,6 +46,7 @@ class CountingEncoder:
         return self._inner.encode_passages(texts)
 
     def count_tokens(self, text: str) -> int:
+        self.counted.append(text)
         return self._inner.count_tokens(text)
 
 

@@ -98,8 +98,12 @@ def test_quick_run_builds_loads_and_searches_a_whole_index(tmp_path: Path) -> No
     assert list(work.iterdir()) == []  # nothing left in the work folder; the index kept where asked
 
     ingest = tmp_path / "ingest.json"
-    assert serving_memory.main(["--reuse", str(kept), "--ingest-only", "--out", str(ingest)]) == 0
+    argv = ["--reuse", str(kept), "--ingest-only", "--articles", "40", "--out", str(ingest)]
+    assert serving_memory.main(argv) == 0
     rebuilt = json.loads(ingest.read_text(encoding="utf-8"))
     assert rebuilt["rows_after"] == rebuilt["rows_before"] + rebuilt["rows_before"] // 100
     for way in ("trained afresh", "centroids reused"):
         assert rebuilt[way]["kind"] == "ivf-sq8" and 0.5 <= rebuilt[way]["recall_at_10"] <= 1.0
+    chunked = rebuilt["chunking"]
+    assert chunked["articles"] == 40 and chunked["passages"] > 40 and chunked["passages_chunked_again"] > 40
+    assert chunked["chunked_again_s"] >= 0 and chunked["rows_reused_s"] >= 0

@@ -207,6 +207,29 @@ def test_an_ingest_keeps_the_ivf_centroids_and_a_build_trains_its_own(
     assert hits[0].chunk.doc_id == "naval-exercise"
 
 
+def test_an_ingest_chunks_only_the_articles_that_changed(seed_corpus: Path, tmp_path: Path) -> None:
+    """Unchanged articles keep their chunks and sentence rows (no token counts), loaded index or built one,
+    and the rows are exactly those of a build from scratch."""
+    encoder = CountingEncoder()
+    docs = load_corpus(seed_corpus)
+    Retriever.build(docs, encoder, _params(encoder)).save(tmp_path / "index")
+    loaded = Retriever.load(tmp_path / "index", encoder, _params(encoder))
+    changed = replace(docs[0], text=docs[0].text + "\n\nयह अनुच्छेद बाद में जोड़ा गया।")
+    for previous in (loaded, Retriever.build(docs, encoder, _params(encoder))):
+        encoder.counted.clear()
+        updated, _ = previous.with_documents([_naval_exercise(), changed])
+        assert encoder.counted and not any(t in docs[1].text for t in encoder.counted if t)  # docs[1] kept
+        assert any(t in changed.text for t in encoder.counted if t)
+        fresh = Retriever.build([*docs[1:], changed, _naval_exercise()], encoder, _params(encoder))
+        assert tuple(updated.chunks) == tuple(fresh.chunks)
+        assert tuple(updated.members) == tuple(fresh.members)
+        assert tuple(updated.sentences) == tuple(fresh.sentences)
+    # Other chunking parameters: everything is chunked again.
+    encoder.counted.clear()
+    Retriever.build(docs, encoder, _params(encoder, chunk_tokens=96), previous=loaded)
+    assert any(t in docs[1].text for t in encoder.counted if t)
+
+
 def test_incremental_ingest_embeds_only_new_chunks(seed_corpus: Path, tmp_path: Path) -> None:
     encoder = CountingEncoder()
     docs = load_corpus(seed_corpus)
