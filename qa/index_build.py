@@ -137,7 +137,9 @@ def build_index(
     if params.model != encoder.model_id:
         raise IndexMismatchError(f"encoder {encoder.model_id!r} does not match params model {params.model!r}")
     docs = sorted(documents, key=lambda d: d.id)
-    same_rows = previous is not None and previous[1] == params  # same model and chunking
+    # Vectors and IVF centroids are reused from an index of the same model; chunks, with the same chunking too.
+    same_model = previous is not None and previous[1].model == params.model
+    same_rows = previous is not None and previous[1] == params
     chunks, members, sentences = index_rows(
         docs,
         encoder.count_tokens,
@@ -150,7 +152,7 @@ def build_index(
     # Vectors already computed for the same text with the same model are reused (an incremental ingest
     # embeds only new or changed passages); the chunk and the sentence of a one-sentence article are embedded once.
     known: dict[str, np.ndarray] = {}
-    if previous is not None and previous[1].model == params.model:  # vectors of the same model
+    if previous and same_model:
         old = previous[0]
         for text, v in zip(index_texts(old), np.concatenate(stored_vectors(old))):
             known[_text_key(params.model, text)] = v
@@ -183,7 +185,6 @@ def build_index(
     for i, key in enumerate(keys):
         matrix[i] = known[key]
     vectors, sentence_vectors = matrix[: len(chunks)], matrix[len(chunks) :]
-    same_model = previous is not None and previous[1].model == params.model
     trained = (previous[0].dense, previous[0].sentence_index) if previous and same_model else None
     data = assemble_index(docs, chunks, members, sentences, vectors, sentence_vectors, trained=trained)
     return data, len(todo)
