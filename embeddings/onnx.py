@@ -224,7 +224,7 @@ def _require_runtime() -> None:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise EmbeddingModelError(
-            "The ONNX models need onnxruntime and onnx: pip install 'samachar-qa[onnx]'"
+            "The ONNX models need onnxruntime and onnx, dependencies of samachar-qa: pip install -e ."
         ) from exc
 
 

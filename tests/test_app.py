@@ -61,12 +61,12 @@ DELETED_QUESTION = "वरुण सेतु अभ्यास का सं�
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory, real_encoder: Any) -> Assistant:
+def assistant(tmp_path_factory: pytest.TempPathFactory, default_encoder: Any) -> Assistant:
     """Its own Assistant (not the shared `seed_assistant`): the upload tests ingest into it."""
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(REPO / "corpus", root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache")
-    return Assistant.from_settings(settings, progress=False, encoder=real_encoder)
+    return Assistant.from_settings(settings, progress=False, encoder=default_encoder)
 
 
 @pytest.fixture(scope="module")

@@ -67,11 +67,11 @@ PHONE = {"width": 390, "height": 844, "is_mobile": True, "has_touch": True, "dev
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, real_encoder: Any) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, default_encoder: Any) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser-app")
     shutil.copytree(REPO / "corpus", root / "corpus")
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache")
-    assistant = Assistant.from_settings(settings, progress=False, encoder=real_encoder)
+    assistant = Assistant.from_settings(settings, progress=False, encoder=default_encoder)
     with pytest.MonkeyPatch.context() as mp:
         # Gradio keeps uploads in GRADIO_TEMP_DIR (default: /tmp/gradio); keep them in the test's tmp dir.
         mp.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))

