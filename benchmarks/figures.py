@@ -48,6 +48,8 @@ SOURCES: dict[str, dict[str, str]] = {
     "seed": {"test": "seed_test/report.json", "tuning": "seed_dev/report.json"},
     "latency": {"seed": "answer_latency.json", "memory": "reader_memory.json"},
     "scale": {
+        # `qa build` by the commit the speed work began from and by this one, side by side.
+        "qa_build": "qa_build_speed.json",
         "build": "build_speed.json",
         "memory": "index_memory.json",
         "serving": "serving_memory.json",
@@ -290,6 +292,18 @@ def _cosine(other: dict[str, Any], which: str) -> str:
 
 def _table_scale(f: dict[str, Any]) -> list[str]:
     lines = [_row("measure (one thread)", "before", "now"), _row("---", "---", "---")]
+    whole = f.get("qa_build")
+    if whole:
+        before, now = whole["indexes"]["before"], whole["indexes"]["now"]
+        lines.append(
+            _row(
+                f"`qa build` of XQuAD-hi's {whole['articles']} paragraphs as articles ({now['passages']} passages), "
+                f"from launch to exit: commit {whole['before_commit']} (`{before['model']}`, torch fp32, article by "
+                f"article) → now (`{now['model']}`, fewest tokens first)",
+                f"{whole['seconds']['before']:.0f} s",
+                f"{whole['seconds']['now']:.0f} s (**{whole['speedup']:.2f}×**)",
+            )
+        )
     build = f.get("build")
     if build:
         before, now = build["orders"]["article by article"], build["orders"]["shortest first"]

@@ -1,7 +1,9 @@
 """`qa build` of the same corpus by this checkout and by an earlier one, side by side in one run.
 
-    git worktree add /tmp/before 1fdacc0      # main when the speed work began (issue 12's "today's main")
-    .venv/bin/python benchmarks/qa_build_speed.py --before /tmp/before [--rounds 2] [--limit N]
+    .venv/bin/python benchmarks/qa_build_speed.py --before 1fdacc0 [--rounds 2] [--limit N]
+
+`--before` is a commit of this repository (1fdacc0: main when the speed work began, issue 12's "today's main"),
+unpacked with `git archive` into a temporary folder, or a folder holding a checkout.
 
 The corpus is XQuAD-hi's 240 paragraphs, one article file each, in a temporary folder. Each round runs
 `python -m qa build --corpus C --index I` from each checkout in a fresh process, alternating (drift on a shared
@@ -30,6 +32,24 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _report import report  # noqa: E402
 from _xquad import load_xquad  # noqa: E402
+
+
+def checkout(before: str, folder: Path) -> tuple[Path, str]:
+    """(a folder holding the earlier code, its short commit id): `before` itself when it is a folder, else the
+    commit `before` of this repository unpacked into `folder`."""
+
+    def short(ref: str, where: Path) -> str:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", ref], cwd=where, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() or ref
+
+    if Path(before).is_dir():
+        return Path(before).resolve(), short("HEAD", Path(before))
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", before], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder, short(before, REPO)
 
 
 def write_corpus(folder: Path, limit: int | None) -> int:
@@ -69,31 +89,29 @@ def describe(index: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before", type=Path, required=True, help="a checkout (worktree) of the earlier commit")
+    ap.add_argument("--before", required=True, help="the earlier commit, or a folder with its checkout")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None, help="only the first N paragraphs (a quick run)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "qa_build_speed.json")
     args = ap.parse_args(argv)
 
-    checkouts = {"before": args.before.resolve(), "now": REPO}
     with tempfile.TemporaryDirectory(prefix="qa-build-speed-") as tmp:
+        before, label = checkout(args.before, Path(tmp) / "before")
+        checkouts = {"before": before, "now": REPO}
         corpus = Path(tmp) / "corpus"
         articles = write_corpus(corpus, args.limit)
-        for name, checkout in checkouts.items():
-            build(checkout, corpus, Path(tmp) / f"index-{name}")  # fills the model cache; not timed
+        for name, code in checkouts.items():
+            build(code, corpus, Path(tmp) / f"index-{name}")  # fills the model cache; not timed
         best: dict[str, float] = {}
         for _ in range(args.rounds):
-            for name, checkout in checkouts.items():
-                seconds = build(checkout, corpus, Path(tmp) / f"index-{name}")
+            for name, code in checkouts.items():
+                seconds = build(code, corpus, Path(tmp) / f"index-{name}")
                 best[name] = min(best.get(name, float("inf")), seconds)
         built = {name: describe(Path(tmp) / f"index-{name}") for name in checkouts}
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=args.before, capture_output=True, text=True
-    ).stdout.strip()
     result = {
         "benchmark": "qa_build_speed",
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, one thread",
-        "before_commit": commit or str(args.before),
+        "before_commit": label,
         "articles": articles,
         "rounds": args.rounds,
         "seconds": {name: round(s, 2) for name, s in best.items()},
