@@ -1,10 +1,13 @@
-"""The embedding speed benchmarks on a few XQuAD-hi paragraphs: benchmarks/build_speed.py (both orders embed the
-same texts to the same vectors) and benchmarks/openvino_encoder.py (quantises with the shipped calibration texts
-and layer choice, and reports the int8 model's agreement with torch)."""
+"""The build speed benchmarks on a few XQuAD-hi paragraphs: benchmarks/build_speed.py (both orders embed the
+same texts to the same vectors), benchmarks/openvino_encoder.py (quantises with the shipped calibration texts
+and layer choice, and reports the int8 model's agreement with torch) and benchmarks/qa_build_speed.py (two
+checkouts' `qa build` side by side: here the last commit, unpacked by the benchmark, against this checkout, so
+the two builds must agree)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +18,7 @@ XQUAD_HI = REPO.parent / "shared" / "benchmarks" / "xquad" / "xquad.hi.json"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import build_speed  # noqa: E402
+import qa_build_speed  # noqa: E402
 
 from qa.config import DEFAULT_MODEL, FP32_MODEL  # noqa: E402
 
@@ -63,3 +67,21 @@ def test_a_small_openvino_run_reports_speed_and_agreement(
     fp32, int8 = result["models"]["openvino fp32"], result["models"]["openvino int8"]
     assert fp32["cosine_to_torch_min"] > 0.9999  # the same network in fp32
     assert int8["cosine_to_torch_min"] > 0.99 and int8["texts_per_s"] > 0
+
+
+def test_a_small_run_times_both_checkouts(
+    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not XQUAD_HI.is_file():
+        pytest.skip(f"{XQUAD_HI} is not there: the benchmark's corpus is XQuAD-hi's paragraphs")
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True).returncode != 0:
+        pytest.skip("not a git checkout: the benchmark unpacks the earlier commit with git archive")
+    monkeypatch.setenv("SAMACHAR_CACHE_DIR", str(model_cache))  # the default model quantised once per session
+    out = tmp_path / "qa_build_speed.json"
+    argv = ["--before", "HEAD", "--limit", "3", "--rounds", "1", "--out", str(out)]
+    assert qa_build_speed.main(argv) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["articles"] == 3 and set(result["seconds"]) == {"before", "now"}
+    assert all(s > 0 for s in result["seconds"].values()) and result["speedup"] > 0
+    before, now = result["indexes"]["before"], result["indexes"]["now"]
+    assert before == now and now["model"] == DEFAULT_MODEL and now["passages"] >= 3
