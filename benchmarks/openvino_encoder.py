@@ -1,9 +1,10 @@
-"""The default embedding model on OpenVINO, fp32 and static int8 (NNCF), against torch: speed on one thread, the
-cosine of its vectors to fp32, and whole-paragraph dense retrieval on XQuAD-hi — a measurement, not a backend
-of the project (docs: README, "Build order and a million passages").
+"""multilingual-e5-small on OpenVINO, fp32 and static int8 (NNCF), against torch: speed on one thread, the
+cosine of its vectors to fp32, and whole-paragraph dense retrieval on XQuAD-hi — the measurements that chose
+the settings of the default encoder (`@openvino-int8`, embeddings/openvino.py), with choices the backend does
+not offer (docs: README, "The default encoder").
 
-Needs `pip install openvino nncf` (not project dependencies) and the fp32 ONNX export the default encoder makes
-in the model cache. The int8 model is calibrated on `--calibration`:
+Needs the fp32 ONNX export in the model cache (the default encoder makes it on its first start). The int8
+model is calibrated on `--calibration`:
 - `seed`: pieces of the seed articles in corpus/ (39),
 - `repo`: the calibration texts the `@openvino-int8` backend ships (`embeddings/data/openvino_calibration.json`,
   176): the seed pieces, pieces of the English prose of README.md, docs/scale.md and the model card, and the

@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -265,7 +266,12 @@ def _export(
     names = [name for name, _, _ in inputs]
     fp32 = out / ("model-fp32.onnx" if precision == "onnx-int8" else MODEL_FILE)
     axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    # The tracing exporter warns about constructs it records as constants (shape checks in the attention code,
+    # an indexing pattern); the exported graphs are tested against torch's outputs (tests/test_onnx_encoder.py,
+    # tests/test_trained_reader.py), and on a user's first start the warnings are only noise.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
         torch.onnx.export(
             module,
             example,

