@@ -62,14 +62,15 @@ def write_corpus(folder: Path, limit: int | None) -> int:
     return len(paragraphs)
 
 
-def build(checkout: Path, corpus: Path, index: Path) -> float:
-    """Seconds `qa build` of `checkout` takes, in a fresh process with only that checkout on its path."""
+def build(code: Path, corpus: Path, index: Path) -> float:
+    """Seconds `qa build` of the checkout in `code` takes, in a fresh process with only that checkout on its
+    path."""
     shutil.rmtree(index, ignore_errors=True)
-    env = dict(os.environ, PYTHONPATH=str(checkout), SAMACHAR_TORCH_THREADS="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(code), SAMACHAR_TORCH_THREADS="1", OMP_NUM_THREADS="1")
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index", str(index)],
-        cwd=checkout,
+        cwd=code,
         env=env,
         check=True,
         capture_output=True,

@@ -1,6 +1,6 @@
 """Where start-up time goes: the phases of the first answer, and `qa ask` / `python app.py` from a cold process.
 
-    .venv/bin/python benchmarks/startup.py [--runs 3] [--out benchmarks/results/startup.json]
+    .venv/bin/python benchmarks/startup.py [--runs 5] [--out benchmarks/results/startup.json]
 
 In one process, each phase timed on its own (warm model cache, built index of corpus/ in a temporary copy):
 importing the pipeline, then torch and sentence-transformers, loading the embedding model, building the
